@@ -1,0 +1,87 @@
+"""Inputs and outputs of activities: what workflows pass and get back.
+
+They are stored in workflow history, so they carry ids and non-identifying traits only.
+New fields get defaults so that old histories still decode.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class LoadTraitsInput:
+    fan_id: str
+
+
+@dataclass(frozen=True)
+class SendInput:
+    fan_id: str
+    # Deterministic ledger key: workflow id + step id + occurrence. A retry finds its rows.
+    key: str
+    journey: str
+    journey_version: int
+    step: str
+    message: str
+    channel: str
+    category: str
+    # Tried in order when `channel` is not allowed or its address is refused.
+    fallback_channels: list[str] = field(default_factory=list)
+    # Never sent after this moment: an incident's validity window, a deferral's limit.
+    send_before: datetime | None = None
+    # What a cap or quiet hours do to this message: "defer" it, or "skip" it.
+    on_pressure: str = "defer"
+    # Message parameters (non-identifying: a session id, a gate), for the template.
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendOutput:
+    ledger_id: int | None
+    status: str
+    reason: str | None = None
+    channel: str | None = None
+    # Set when deferred: call again at this moment.
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlanIncidentInput:
+    incident_id: str
+    # A cursor: (locale, time zone, fan id) of the last fan already planned; [] at the start.
+    after: list[str]
+    page_size: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class IncidentPlan:
+    # Each page is the audience's fans in (previous boundary, boundary], in cursor order.
+    boundaries: list[list[str]]
+    exhausted: bool
+    audience: int | None = None
+
+
+@dataclass(frozen=True)
+class IncidentPageInput:
+    incident_id: str
+    after: list[str]
+    upto: list[str]
+
+
+@dataclass
+class IncidentTally:
+    sent: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: "IncidentTally") -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        for reason, count in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+
+@dataclass(frozen=True)
+class FinishIncidentInput:
+    incident_id: str
+    status: str

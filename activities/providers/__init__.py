@@ -1,0 +1,1 @@
+"""Adapters over the providers' official SDKs, with errors classified once, here."""

@@ -1,0 +1,49 @@
+"""Starting and signalling journey runs: the one place the API talks to JourneyWorkflow."""
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+from journeys.journey import Journey
+from workflows import search_attributes as sa
+from workflows.journey import (
+    JourneyInput,
+    JourneyState,
+    JourneyWorkflow,
+    ReceivedEvent,
+    journey_workflow_id,
+)
+from workflows.task_queues import JOURNEY_TASK_QUEUE
+
+
+async def start_journey(
+    temporal: Client, journey: Journey, fan_id: str, event: ReceivedEvent | None = None
+) -> WorkflowHandle[JourneyWorkflow, JourneyState]:
+    """Start the fan's run of this journey version; with `event`, signal-with-start it.
+
+    Raises WorkflowAlreadyStartedError when the fan already lived (or lives) this journey
+    and no event is given.
+    """
+    extra: dict[str, Any] = {}
+    if event is not None:
+        extra = {"start_signal": "event", "start_signal_args": [event]}
+    return await temporal.start_workflow(
+        JourneyWorkflow.run,
+        JourneyInput(fan_id=fan_id, journey=journey.name, version=journey.version),
+        id=journey_workflow_id(journey.name, fan_id),
+        task_queue=JOURNEY_TASK_QUEUE,
+        # A journey is lived once per fan: a finished run is not restarted by a repeat.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.FAN_ID, fan_id),
+                SearchAttributePair(sa.JOURNEY, journey.name),
+                SearchAttributePair(sa.JOURNEY_VERSION, journey.version),
+                SearchAttributePair(sa.JOURNEY_STEP, "start"),
+                SearchAttributePair(sa.STATUS, "running"),
+            ]
+        ),
+        memo={"fan": fan_id, "journey": f"{journey.name} v{journey.version}"},
+        **extra,
+    )

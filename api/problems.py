@@ -1,0 +1,59 @@
+"""Errors as RFC 9457 problem details, with a message a person can act on."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(HTTPException):
+    """Raise from a route for a 4xx with a precise `detail`."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body |= {"detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    # ("body", "consents", "sms_marketing", "granted") -> "consents.sms_marketing.granted"
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "[key]")]
+    return ".".join(parts) or "body"
+
+
+def _describe(error: Any) -> dict[str, str]:
+    if error["type"] == "json_invalid":
+        reason = error.get("ctx", {}).get("error", "")
+        return {"field": "body", "message": f"the body is not valid JSON ({reason})"}
+    return {
+        "field": _field(tuple(error["loc"])),
+        "message": str(error["msg"]).removeprefix("Value error, "),
+    }
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    response = problem(error.status_code, str(error.detail))
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [_describe(e) for e in error.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, detail, errors=errors)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

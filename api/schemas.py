@@ -1,0 +1,131 @@
+"""Request and response bodies of the public API."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from api.validation import e164_phone, iana_time_zone, iso_country, supported_locale
+from relay.db.models import ConsentPurpose
+
+Phone = Annotated[str, AfterValidator(e164_phone)]
+LocaleCode = Annotated[str, AfterValidator(supported_locale)]
+TimeZone = Annotated[str, AfterValidator(iana_time_zone)]
+Country = Annotated[str, AfterValidator(iso_country)]
+
+
+class StrictModel(BaseModel):
+    # A misspelt field is a client mistake worth telling, not something to drop silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConsentRequest(StrictModel):
+    granted: bool
+    source: str = Field(default="api", min_length=1, max_length=100)
+
+
+class FanUpdateRequest(StrictModel):
+    """Only the fields sent change."""
+
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    first_name: str | None = Field(default=None, max_length=100)
+    locale: LocaleCode | None = None
+    country: Country | None = None
+    time_zone: TimeZone | None = None
+    interests: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = None
+    consents: dict[ConsentPurpose, ConsentRequest] | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_are_not_null(self) -> "FanUpdateRequest":
+        # They may be left out of an update, but a fan always has a locale and a time zone.
+        for field in ("locale", "time_zone", "interests"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; leave it out to keep the current one")
+        return self
+
+
+class FanRequest(FanUpdateRequest):
+    """Upsert by `external_id`; on update, only the fields sent change."""
+
+    external_id: str = Field(min_length=1, max_length=200)
+
+
+class ConsentResponse(BaseModel):
+    granted: bool
+    source: str
+    recorded_at: datetime
+
+
+class FanResponse(BaseModel):
+    id: str
+    external_id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    locale: str
+    country: str | None
+    zone: str
+    time_zone: str
+    interests: list[str]
+    consents: dict[str, ConsentResponse]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EnrollmentRequest(StrictModel):
+    fan_id: str = Field(min_length=1, max_length=40)
+
+
+class EnrollmentResponse(BaseModel):
+    fan_id: str
+    journey: str
+    version: int
+    workflow_id: str
+    run_id: str | None
+    # "started" for a new run; "already_enrolled" when the fan already has one.
+    outcome: str
+    status: str
+
+
+class MessageResponse(BaseModel):
+    id: int
+    journey: str
+    journey_version: int
+    step: str
+    message: str
+    channel: str
+    category: str
+    status: str
+    reason: str | None
+    locale: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    deferred_until: datetime | None
+    deferral_count: int
+    deferral_reason: str | None
+    delivered_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    bounced_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class StepStatsResponse(BaseModel):
+    journey: str
+    step: str
+    message: str
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    bounced: int
+    unsubscribed: int
+    # By reason: deferred counts messages ever held back (most go out later).
+    deferred: dict[str, int]
+    skipped: dict[str, int]
+    failed: dict[str, int]
+    # Over delivered messages (over sent ones while no delivery is reported yet).
+    open_rate: float | None
+    click_rate: float | None

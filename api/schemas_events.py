@@ -1,0 +1,122 @@
+"""Request and response bodies for sessions, tickets and incidents."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+
+from api.schemas import StrictModel
+from api.validation import iana_time_zone
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SessionRequest(StrictModel):
+    id: Identifier
+    sport: str = Field(min_length=1, max_length=100)
+    event_name: str = Field(min_length=1, max_length=200)
+    venue: str = Field(min_length=1, max_length=200)
+    venue_time_zone: Annotated[str, AfterValidator(iana_time_zone)]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    gates: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> "SessionRequest":
+        if self.ends_at <= self.starts_at:
+            raise ValueError(f"session {self.id}: ends_at must be after starts_at")
+        return self
+
+
+class FanReference(StrictModel):
+    """A fan by Relay id or by the client's external id: exactly one of them."""
+
+    fan_id: str | None = Field(default=None, max_length=40)
+    fan_external_id: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "FanReference":
+        if (self.fan_id is None) == (self.fan_external_id is None):
+            raise ValueError("give exactly one of fan_id and fan_external_id")
+        return self
+
+
+class TicketRequest(FanReference):
+    id: Identifier
+    session_id: Identifier
+    gate: str | None = Field(default=None, max_length=32)
+    seats: int = Field(default=1, ge=1, le=20)
+
+
+class TransferRequest(StrictModel):
+    to_fan_id: str | None = Field(default=None, max_length=40)
+    to_fan_external_id: str | None = Field(default=None, max_length=200)
+
+    def reference(self) -> FanReference:
+        return FanReference(fan_id=self.to_fan_id, fan_external_id=self.to_fan_external_id)
+
+
+class TicketResponse(BaseModel):
+    id: str
+    fan_id: str
+    session_id: str
+    gate: str | None
+    seats: int
+
+
+class LoadedResponse(BaseModel):
+    upserted: int
+
+
+class IncidentScope(StrictModel):
+    """One or more sessions; or a venue and a time window; or explicit fans."""
+
+    sessions: list[Identifier] | None = Field(default=None, min_length=1, max_length=500)
+    venue: str | None = None
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    until: AwareDatetime | None = None
+    fans: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "IncidentScope":
+        windowed = self.venue is not None
+        if windowed and (self.from_ is None or self.until is None):
+            raise ValueError("a venue scope needs both from and until")
+        if not (self.sessions or windowed or self.fans):
+            raise ValueError("give sessions, a venue with from and until, or fans")
+        return self
+
+    def as_data(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_none=True, by_alias=True, mode="json")
+        return data
+
+
+class IncidentRequest(StrictModel):
+    message: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    scope: IncidentScope
+    channels: list[Literal["email", "sms"]] = Field(min_length=1, max_length=2)
+    valid_for_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    supersedes: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct_channels(self) -> "IncidentRequest":
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("each channel once, in order of preference")
+        return self
+
+
+class IncidentResponse(BaseModel):
+    id: str
+    message: str
+    status: str
+    channels: list[str]
+    valid_until: datetime
+    supersedes: str | None
+    superseded_by: str | None
+    audience: int | None
+    sent: int
+    failed: int
+    skipped: dict[str, int]
+    pending: int
+    created_at: datetime

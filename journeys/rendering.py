@@ -1,0 +1,121 @@
+"""Render library messages in a fan's language: sandboxed Jinja2 with gettext catalogs.
+
+Templates are untrusted in the sense that many hands write them, so they run in Jinja2's
+sandbox; HTML autoescapes; an undefined variable is an error, never an empty string.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from journeys.locales import RIGHT_TO_LEFT_LOCALES, SUPPORTED_LOCALES
+from journeys.messages import MESSAGES
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+LOCALE_DIR = HERE / "locale"
+# Source strings are English, so English is the first fallback without a catalog.
+DEFAULT_LOCALE = "en"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RenderedSms:
+    body: str
+
+
+class UnknownMessageError(LookupError):
+    pass
+
+
+def load_translations(locale: str, locale_dir: Path = LOCALE_DIR) -> NullTranslations:
+    """Compile the locale's .po catalog in memory: no build step, no stale .mo files."""
+    po_path = locale_dir / locale / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=locale)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+class MessageRenderer:
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR, locale_dir: Path = LOCALE_DIR):
+        self._translations = {
+            locale: load_translations(locale, locale_dir) for locale in SUPPORTED_LOCALES
+        }
+        self._environments = {
+            locale: self._build_environment(templates_dir, locale, translations)
+            for locale, translations in self._translations.items()
+        }
+
+    @staticmethod
+    def _build_environment(templates_dir: Path, locale: str, translations: NullTranslations) -> Any:
+        environment = SandboxedEnvironment(
+            loader=FileSystemLoader(templates_dir),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+            keep_trailing_newline=False,
+        )
+        environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+
+        def local_datetime(value: datetime, zone: str) -> str:
+            """A moment as the fan reads it: their language, their time zone, their clock."""
+            tz = ZoneInfo(zone)
+            day = format_skeleton("yMMMEd", value, tzinfo=tz, locale=locale)
+            return f"{day} {format_time(value, 'short', tzinfo=tz, locale=locale)}"
+
+        environment.filters["local_datetime"] = local_datetime
+        return environment
+
+    def render_email(self, message: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
+        return RenderedEmail(
+            subject=self._render(message, "email_subject.txt", locale, context).strip(),
+            html=self._render(message, "email.html", locale, context),
+            text=self._render(message, "email.txt", locale, context),
+        )
+
+    def render_sms(self, message: str, locale: str, context: dict[str, Any]) -> RenderedSms:
+        return RenderedSms(body=self._render(message, "sms.txt", locale, context).strip())
+
+    def render_page(self, page: str, locale: str, context: dict[str, Any]) -> str:
+        """A page fans see on the web (preferences), in their language."""
+        return self._render_template(f"_pages/{page}.html", locale, context)
+
+    def translate(self, text: str, locale: str) -> str:
+        """One catalog string, for replies that are not templates (an SMS HELP answer)."""
+        translations = self._translations.get(locale, self._translations[DEFAULT_LOCALE])
+        return str(translations.gettext(text))
+
+    def _render(self, message: str, part: str, locale: str, context: dict[str, Any]) -> str:
+        if message not in MESSAGES:
+            raise UnknownMessageError(f"no message named {message!r} in the library")
+        return self._render_template(f"{message}/{part}", locale, context)
+
+    def _render_template(self, name: str, locale: str, context: dict[str, Any]) -> str:
+        if locale not in self._environments:
+            locale = DEFAULT_LOCALE
+        template = self._environments[locale].get_template(name)
+        direction = "rtl" if locale in RIGHT_TO_LEFT_LOCALES else "ltr"
+        # Only marketing email has an unsubscribe link; every other render leaves it out.
+        context = {"unsubscribe_url": None, **context}
+        return str(template.render(locale=locale, text_direction=direction, **context))

@@ -1,0 +1,1 @@
+"""Shared plumbing for Relay: settings, database, the command line."""

@@ -1,0 +1,67 @@
+"""Rendering library messages: languages, fallback, escaping, strictness."""
+
+import pytest
+from jinja2 import UndefinedError
+
+from journeys.incidents import INCIDENT_MESSAGES, example_context
+from journeys.locales import SUPPORTED_LOCALES
+from journeys.messages import MESSAGES
+from journeys.rendering import MessageRenderer, UnknownMessageError
+
+renderer = MessageRenderer()
+
+
+def test_french_fans_read_french() -> None:
+    email = renderer.render_email("club_welcome", "fr", {"first_name": "Zoé"})
+    assert email.subject == "Bienvenue au Club des fans"
+    assert "Bienvenue, Zoé !" in email.html and "Bienvenue, Zoé !" in email.text
+    assert '<html lang="fr" dir="ltr">' in email.html
+
+
+def test_a_locale_without_a_translation_falls_back_to_english() -> None:
+    email = renderer.render_email("club_welcome", "ja", {"first_name": None})
+    assert email.subject == "Welcome to the Fan Club"
+    assert '<html lang="ja"' in email.html
+
+
+def test_arabic_email_is_laid_out_right_to_left() -> None:
+    assert 'dir="rtl"' in renderer.render_email("club_welcome", "ar", {"first_name": None}).html
+
+
+def test_a_name_is_escaped_in_html_and_left_as_written_in_text() -> None:
+    email = renderer.render_email("club_welcome", "en", {"first_name": "<script>x</script>"})
+    assert "<script>" not in email.html and "&lt;script&gt;" in email.html
+    assert "<script>x</script>" in email.text
+
+
+def test_a_missing_variable_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(UndefinedError):
+        renderer.render_email("club_welcome", "en", {})
+
+
+def test_an_unknown_message_is_refused() -> None:
+    with pytest.raises(UnknownMessageError):
+        renderer.render_sms("no_such_message", "en", {})
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("message", sorted(MESSAGES))
+def test_every_message_renders_on_each_of_its_channels_in_every_locale(
+    message: str, locale: str
+) -> None:
+    context = example_context(message) if message in INCIDENT_MESSAGES else {"first_name": "Alex"}
+    for channel in MESSAGES[message].channels:
+        if channel == "email":
+            email = renderer.render_email(message, locale, context)
+            assert email.subject and email.html and email.text
+        else:
+            assert renderer.render_sms(message, locale, context).body
+
+
+@pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
+# The operator notice is free text that operators write per language themselves.
+@pytest.mark.parametrize("message", sorted(set(INCIDENT_MESSAGES) - {"incident_operator_notice"}))
+def test_every_incident_message_is_translated_in_every_locale(message: str, locale: str) -> None:
+    translated = renderer.render_sms(message, locale, example_context(message)).body
+    english = renderer.render_sms(message, "en", example_context(message)).body
+    assert translated != english

@@ -1,0 +1,127 @@
+"""POST /v1/events and GET /v1/fans/{id}/journeys, on the dev server with real workers."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from journeys.journey import Journey
+from journeys.registry import register
+from journeys.steps import Branch, Case, EventSaid, Send, WaitFor
+from tests.conftest import Sandbox, create_fan
+
+pytestmark = pytest.mark.usefixtures("workers")
+
+# Starts on lottery registration, then waits for the draw result.
+LOTTERY = Journey(
+    name=f"test-lottery-{uuid.uuid4().hex[:6]}",
+    version=1,
+    entry_event="lottery.registered",
+    exit_on=("fan.unsubscribed_all",),
+    steps=(
+        Send(id="registered", message="club_welcome", channel="email", category="service"),
+        WaitFor(id="draw", event="lottery.drawn", timeout=timedelta(days=60)),
+        Branch(
+            id="result",
+            cases=(
+                Case(
+                    EventSaid("draw", "result", "selected"),
+                    (
+                        Send(
+                            id="selected",
+                            message="club_welcome",
+                            channel="email",
+                            category="urgent",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+)
+register(LOTTERY)
+
+
+async def post_event(
+    api: httpx.AsyncClient, fan: dict[str, Any], kind: str, **data: str
+) -> httpx.Response:
+    return await api.post(
+        "/v1/events",
+        json={
+            "event_id": uuid.uuid4().hex,
+            "fan_external_id": fan["external_id"],
+            "type": kind,
+            "data": data,
+        },
+    )
+
+
+async def journeys_of(api: httpx.AsyncClient, fan_id: str, until: Any) -> list[dict[str, Any]]:
+    for _ in range(100):
+        found: list[dict[str, Any]] = (await api.get(f"/v1/fans/{fan_id}/journeys")).json()
+        if until(found):
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"journeys never matched: {found}")
+
+
+async def test_an_entry_event_starts_the_journey_and_a_later_event_moves_it_on(
+    api: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    fan = await create_fan(api)
+    started = await post_event(api, fan, "lottery.registered")
+    assert started.status_code == 202, started.text
+    assert started.json()["delivered_to"] == [f"journey:{LOTTERY.name}:{fan['id']}"]
+
+    waiting = await journeys_of(api, fan["id"], lambda js: js and js[0]["step"] == "draw")
+    assert waiting[0]["waiting_for"] == "lottery.drawn" and waiting[0]["status"] == "running"
+
+    drawn = await post_event(api, fan, "lottery.drawn", result="selected")
+    assert drawn.json()["delivered_to"] == started.json()["delivered_to"]
+    done = await journeys_of(api, fan["id"], lambda js: js and js[0]["status"] == "completed")
+    assert done[0]["journey"] == LOTTERY.name and done[0]["version"] == 1
+    assert len(sandbox.received_by(fan["email"])) == 2
+
+
+async def test_the_same_event_id_twice_is_accepted_once(api: httpx.AsyncClient) -> None:
+    fan = await create_fan(api)
+    body = {"event_id": uuid.uuid4().hex, "fan_id": fan["id"], "type": "lottery.registered"}
+    first, second = [await api.post("/v1/events", json=body) for _ in range(2)]
+    assert first.json()["duplicate"] is False and second.json()["duplicate"] is True
+    assert second.json()["delivered_to"] == []
+
+
+async def test_an_event_for_a_journey_the_fan_is_not_on_reaches_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    fan = await create_fan(api)
+    response = await post_event(api, fan, "lottery.drawn", result="selected")
+    assert response.status_code == 202 and response.json()["delivered_to"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"type": "alien.landed"}, "unknown event type 'alien.landed'"),
+        ({"type": "lottery.drawn", "data": {}}, "lottery.drawn events need data fields: result"),
+        ({"fan_id": "fan_nobody"}, "unknown fans"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"data": {"n": 3}}, "data.n"),
+    ],
+)
+async def test_a_bad_event_gets_a_422_naming_the_problem(
+    api: httpx.AsyncClient, change: dict[str, Any], says: str
+) -> None:
+    fan = await create_fan(api)
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "fan_id": fan["id"],
+        "type": "lottery.registered",
+        **change,
+    }
+    response = await api.post("/v1/events", json=body)
+    assert response.status_code == 422, response.text
+    assert says in response.json()["detail"]

@@ -1,0 +1,80 @@
+"""Journeys in Temporal's time-skipping test server, with real activities on SQLite."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from relay.db.engine import create_engine, session_factory
+from relay.db.models import Consent, Fan
+from relay.temporal import register_search_attributes
+from tests.conftest import VENV_BIN, Sandbox, make_settings
+from tests.databases import sqlite_database
+from worker import open_workers
+from workflows.journey import JourneyState, JourneyWorkflow
+
+
+@dataclass
+class JourneyEnvironment:
+    env: WorkflowEnvironment
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def add_fan(
+        self, *, locale: str = "en", phone: str | None = None, consents: tuple[str, ...] = ()
+    ) -> Fan:
+        tag = uuid.uuid4().hex[:10]
+        fan = Fan(
+            external_id=f"ext-{tag}",
+            email=f"fan-{tag}@example.org",
+            phone=phone,
+            locale=locale,
+            time_zone="Europe/Paris",
+            interests=[],
+            consents=[Consent(purpose=p, granted=True, source="test") for p in consents],
+        )
+        async with self.sessions() as session:
+            session.add(fan)
+            await session.commit()
+        return fan
+
+
+@pytest.fixture(scope="session")
+async def journey_environment(
+    tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
+) -> AsyncIterator[JourneyEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server")
+    )
+    # Without them, the first search-attribute upsert retries forever and the test hangs.
+    await register_search_attributes(env.client, env.client.namespace)
+    async with sqlite_database(tmp_path_factory.mktemp("journeys")) as url:
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        settings = make_settings(url, sandbox)
+        async with (
+            open_workers(env.client, settings, sessions) as workers,
+            AsyncExitStack() as stack,
+        ):
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            yield JourneyEnvironment(env, sessions)
+        await engine.dispose()
+    await env.shutdown()
+
+
+async def until_step(
+    handle: WorkflowHandle[JourneyWorkflow, JourneyState], step: str
+) -> JourneyState:
+    """Poll the run's state query until it reaches `step`."""
+    for _ in range(300):
+        state = await handle.query(JourneyWorkflow.state)
+        if state.step == step:
+            return state
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the journey never reached {step}; last state {state}")

@@ -1,0 +1,137 @@
+"""Run Relay's Temporal workers: journeys on one task queue, provider sends on another.
+
+Workers are stateless: run as many processes as the load needs.
+"""
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.incidents import IncidentActivities
+from activities.providers.email import SendGridEmailProvider
+from activities.providers.sms import TwilioSmsProvider
+from activities.send import SendActivities, SendSettings
+from activities.traits import TraitsActivities
+from journeys.rendering import MessageRenderer
+from relay.db.engine import create_engine, session_factory
+from relay.settings import Settings
+from relay.temporal import connect_temporal
+from workflows.incident import IncidentWorkflow
+from workflows.journey import JourneyWorkflow
+from workflows.task_queues import BROADCAST_TASK_QUEUE, JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
+
+log = logging.getLogger("relay.worker")
+# Long enough for an in-flight provider call to finish, so it is not retried by another worker.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+@asynccontextmanager
+async def open_send_activities(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[SendActivities]:
+    """The send activities with their provider clients, closed on the way out."""
+    timeout = settings.provider_timeout_seconds
+    activities = SendActivities(
+        sessions,
+        MessageRenderer(),
+        SendGridEmailProvider(
+            settings.sendgrid_url, settings.sendgrid_api_key, settings.email_from, timeout
+        ),
+        TwilioSmsProvider(
+            settings.twilio_url,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.sms_from,
+            timeout,
+        ),
+        SendSettings(
+            public_url=settings.api_public_url,
+            secret_key=settings.require_secret_key(),
+            # A call may run for the whole timeout before its evidence can even start.
+            evidence_window=timedelta(seconds=timeout + settings.delivery_evidence_seconds),
+        ),
+    )
+    try:
+        yield activities
+    finally:
+        await activities.close()
+
+
+@asynccontextmanager
+async def open_workers(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Sequence[Worker]]:
+    """Relay's workers, not yet running: `run()` them or enter them as context managers."""
+    traits = TraitsActivities(sessions)
+    async with open_send_activities(settings, sessions) as sends:
+        incidents = IncidentActivities(sessions, sends)
+        yield (
+            Worker(
+                client,
+                task_queue=JOURNEY_TASK_QUEUE,
+                workflows=[JourneyWorkflow],
+                activities=[traits.load_traits],
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            ),
+            Worker(
+                client,
+                task_queue=BROADCAST_TASK_QUEUE,
+                workflows=[IncidentWorkflow],
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            ),
+            Worker(
+                client,
+                task_queue=SEND_TASK_QUEUE,
+                activities=[
+                    sends.send_message,
+                    incidents.plan_incident,
+                    incidents.send_incident_page,
+                    incidents.finish_incident,
+                ],
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            ),
+        )
+
+
+async def run_workers(settings: Settings) -> None:
+    engine = create_engine(settings.sqlalchemy_url)
+    client = await connect_temporal(settings)
+    async with open_workers(client, settings, session_factory(engine)) as workers:
+        await _run_until_signalled(workers)
+    await engine.dispose()
+
+
+async def _run_until_signalled(workers: Sequence[Worker]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info(
+        "worker polling %s, %s and %s", JOURNEY_TASK_QUEUE, BROADCAST_TASK_QUEUE, SEND_TASK_QUEUE
+    )
+    running = asyncio.ensure_future(asyncio.gather(*(worker.run() for worker in workers)))
+    either: list[asyncio.Future[Any]] = [running, asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        # Graceful: running activities finish (or time out) before the process leaves.
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        await running
+    finally:
+        running.cancel()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_workers(Settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic, PII-free interpreters of journeys."""

@@ -1,0 +1,466 @@
+"""JourneyWorkflow: interprets one version of one journey for one fan, for years.
+
+Everything the interpreter has done lives in `Progress` (steps completed, timers' deadlines,
+branch choices, loop counts, items, events), so a run can continue-as-new at any wait and the
+next run resumes at the same place, with the same pending waits and events.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import LoadTraitsInput, SendInput
+    from activities.send import SendActivities
+    from activities.traits import TraitsActivities
+    from journeys.calendar import EDITION_TIME_ZONE, at_local_time, calendar_date, local_day
+    from journeys.journey import Journey
+    from journeys.registry import get_journey, latest_journey
+    from journeys.steps import (
+        Branch,
+        CalendarDate,
+        DateRef,
+        Every,
+        Facts,
+        ForEach,
+        Send,
+        Split,
+        Start,
+        Step,
+        Wait,
+        WaitFor,
+        WaitUntil,
+    )
+    from journeys.traits import Traits
+    from workflows import search_attributes as sa
+    from workflows.task_queues import JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
+
+# Provider outages can last hours; the ledger makes every retry safe.
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+SEND_TIMEOUT = timedelta(seconds=60)
+SEND_GIVE_UP_AFTER = timedelta(days=1)
+TRAITS_TIMEOUT = timedelta(seconds=30)
+# A run continues as new at its next wait after this long (so fans move to current code and
+# old patches can retire), or sooner when Temporal says the history is getting large.
+RUN_LIFETIME = timedelta(days=365)
+# Long timers are cut into pieces so a sleeping run still notices RUN_LIFETIME.
+LONGEST_TIMER = timedelta(days=90)
+SEEN_EVENTS_KEPT = 500
+
+
+@dataclass
+class ReceivedEvent:
+    event_id: str
+    type: str
+    data: dict[str, str] = field(default_factory=dict)
+    occurred_at: str | None = None  # ISO 8601
+
+
+@dataclass
+class Progress:
+    """Where a journey is: carried from run to run by continue-as-new."""
+
+    completed: list[str] = field(default_factory=list)
+    # ISO 8601 strings: inside the workflow sandbox, datetime values do not decode.
+    deadlines: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, int] = field(default_factory=dict)
+    iterations: dict[str, int] = field(default_factory=dict)
+    items: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    events: list[ReceivedEvent] = field(default_factory=list)
+    consumed: dict[str, int] = field(default_factory=dict)
+    event_results: dict[str, dict[str, str]] = field(default_factory=dict)
+    seen_event_ids: list[str] = field(default_factory=list)
+    messages_sent: int = 0
+    runs: int = 1
+
+
+@dataclass(frozen=True)
+class JourneyInput:
+    fan_id: str
+    journey: str
+    version: int
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class JourneyState:
+    journey: str
+    version: int
+    step: str
+    status: str
+    waiting_until: datetime | None = None
+    messages_sent: int = 0
+    waiting_for: str | None = None
+    items: list[str] = field(default_factory=list)
+    runs: int = 1
+
+
+def journey_workflow_id(journey: str, fan_id: str) -> str:
+    """One run per fan and journey: the id is what makes enrollment idempotent."""
+    return f"journey:{journey}:{fan_id}"
+
+
+class _Exit(Exception):
+    """An exit_on event arrived: stop wherever we are."""
+
+
+class _Suspend(Exception):
+    """Time to continue as new: every branch stops at its wait, Progress says where."""
+
+
+@workflow.defn
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self._input = input
+        self._journey: Journey = get_journey(input.journey, input.version)
+        self._progress = input.progress or Progress()
+        self._done = set(self._progress.completed)
+        self._current_step = "start"
+        self._status = "running"
+        self._waiting_until: datetime | None = None
+        self._waiting_for: str | None = None
+        self._traits: Traits | None = None
+        self._exit_event: str | None = None
+        self._suspending = False
+        self._items_changed = 0
+        self._started_at: datetime | None = None
+
+    # ---- messages -------------------------------------------------------------------------
+
+    @workflow.signal
+    def event(self, event: ReceivedEvent) -> None:
+        """An event for this fan (deduplicated by event id)."""
+        if event.event_id in self._progress.seen_event_ids:
+            return
+        self._progress.seen_event_ids = [*self._progress.seen_event_ids, event.event_id][
+            -SEEN_EVENTS_KEPT:
+        ]
+        if event.type in self._journey.exit_on:
+            self._exit_event = event.type
+        for step in self._journey.steps:
+            if isinstance(step, ForEach) and event.type in (step.added_by, step.removed_by):
+                self._change_items(step, event)
+        self._progress.events.append(event)
+
+    @workflow.query
+    def state(self) -> JourneyState:
+        return JourneyState(
+            journey=self._input.journey,
+            version=self._input.version,
+            step=self._current_step,
+            status=self._status,
+            waiting_until=self._waiting_until,
+            messages_sent=self._progress.messages_sent,
+            waiting_for=self._waiting_for,
+            items=sorted(k for items in self._progress.items.values() for k in items),
+            runs=self._progress.runs,
+        )
+
+    # ---- the run --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyState:
+        self._started_at = workflow.now()
+        traits = await self._refresh_traits()
+        workflow.upsert_search_attributes(
+            [sa.LOCALE.value_set(traits.locale), sa.ZONE.value_set(traits.zone)]
+        )
+        try:
+            await self._steps(self._journey.steps, "", None)
+            self._status = "completed"
+        except _Exit:
+            self._status = "exited"
+        except _Suspend:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            self._progress.completed = sorted(self._done)
+            self._progress.runs += 1
+            workflow.continue_as_new(
+                JourneyInput(input.fan_id, input.journey, input.version, self._progress)
+            )
+        self._enter_step("done")
+        return self.state()
+
+    async def _steps(
+        self, steps: tuple[Step, ...], prefix: str, item: dict[str, str] | None
+    ) -> None:
+        for step in steps:
+            key = prefix + step.id
+            if key in self._done:
+                continue
+            self._check_interrupts()
+            self._enter_step(step.id)
+            await self._step(step, key, item)
+            self._done.add(key)
+
+    async def _step(self, step: Step, key: str, item: dict[str, str] | None) -> None:
+        match step:
+            case Send():
+                await self._send(step, key)
+            case Wait():
+                await self._sleep(key, workflow.now() + step.duration)
+            case WaitUntil():
+                await self._sleep(key, self._moment(step, item))
+            case WaitFor():
+                await self._wait_for(step, key, item)
+            case Branch():
+                facts = await self._facts(item)
+                chosen = self._choose(
+                    key, lambda: next((i for i, c in enumerate(step.cases) if c.when(facts)), -1)
+                )
+                steps = step.cases[chosen].steps if chosen >= 0 else step.otherwise
+                await self._steps(steps, key + "/", item)
+            case Split():
+                arm = self._choose(key, lambda: step.arm_for(self._input.fan_id))
+                await self._steps(step.arms[arm].steps, key + "/", item)
+            case Every():
+                await self._every(step, key, item)
+            case ForEach():
+                await self._for_each(step, key)
+            case Start():
+                await self._start(step)
+
+    # ---- waiting --------------------------------------------------------------------------
+
+    async def _sleep(self, key: str, deadline: datetime) -> None:
+        """Sleep until a deadline fixed the first time this step ran (kept across runs)."""
+        until = self._deadline(key, deadline)
+        await self._wait(lambda: False, until)
+        self._progress.deadlines.pop(key, None)
+
+    async def _wait(self, ready: Callable[[], bool], until: datetime | None) -> bool:
+        """Wait for `ready()` or `until`; exits and continue-as-new interrupt at once.
+        True when ready, False when the time came."""
+        self._waiting_until = until
+        try:
+            while True:
+                self._check_interrupts()
+                if ready():
+                    return True
+                if self._should_continue_as_new():
+                    self._suspending = True
+                    raise _Suspend()
+                now = workflow.now()
+                if until is not None and now >= until:
+                    return False
+                piece = min(until - now, LONGEST_TIMER) if until is not None else LONGEST_TIMER
+                try:
+                    await workflow.wait_condition(
+                        lambda: ready() or self._interrupted(), timeout=piece
+                    )
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiting_until = None
+
+    def _deadline(self, key: str, first_time: datetime) -> datetime:
+        """The deadline this step instance set the first time it ran (in any earlier run)."""
+        return datetime.fromisoformat(
+            self._progress.deadlines.setdefault(key, first_time.isoformat())
+        )
+
+    def _interrupted(self) -> bool:
+        return self._exit_event is not None or self._suspending
+
+    def _check_interrupts(self) -> None:
+        if self._exit_event is not None:
+            raise _Exit()
+        if self._suspending:
+            raise _Suspend()
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        assert self._started_at is not None
+        too_old = workflow.now() - self._started_at > RUN_LIFETIME
+        return too_old or info.is_continue_as_new_suggested()
+
+    async def _wait_for(self, step: WaitFor, key: str, item: dict[str, str] | None) -> None:
+        stream = step.event
+        if step.correlate and item is not None:
+            stream += "|" + item.get(step.correlate, "")
+        until = self._deadline(key, workflow.now() + step.timeout)
+        self._waiting_for = step.event
+        try:
+            arrived = await self._wait(
+                lambda: self._next_event(step, stream, item) is not None, until
+            )
+        finally:
+            self._waiting_for = None
+        self._progress.deadlines.pop(key, None)
+        if arrived:
+            event = self._next_event(step, stream, item)
+            assert event is not None
+            self._progress.consumed[stream] = self._progress.consumed.get(stream, 0) + 1
+            self._progress.event_results[step.id] = dict(event.data)
+        else:
+            self._progress.event_results[step.id] = {"timed_out": "true"}
+
+    def _next_event(
+        self, step: WaitFor, stream: str, item: dict[str, str] | None
+    ) -> ReceivedEvent | None:
+        """The oldest event of this stream that no earlier wait took."""
+        matching = [
+            e
+            for e in self._progress.events
+            if e.type == step.event
+            and (
+                not step.correlate
+                or item is None
+                or e.data.get(step.correlate) == item.get(step.correlate)
+            )
+        ]
+        taken = self._progress.consumed.get(stream, 0)
+        return matching[taken] if len(matching) > taken else None
+
+    def _moment(self, step: WaitUntil, item: dict[str, str] | None) -> datetime:
+        """The date's day, plus the offset, at `step.at` in the fan's own time zone."""
+        day = self._date(step.date, item) + step.offset
+        return at_local_time(day, step.at, self._zone())
+
+    def _zone(self) -> str:
+        return self._traits.time_zone if self._traits else EDITION_TIME_ZONE
+
+    def _date(self, ref: DateRef, item: dict[str, str] | None) -> date:
+        if isinstance(ref, CalendarDate):
+            return calendar_date(ref.name)
+        value = (item or {}).get(ref.field)
+        if value is None:
+            raise ValueError(f"the current item has no {ref.field!r}")
+        return local_day(datetime.fromisoformat(value), self._zone())
+
+    # ---- choosing and looping -------------------------------------------------------------
+
+    def _choose(self, key: str, decide: Callable[[], int]) -> int:
+        if key not in self._progress.choices:
+            self._progress.choices[key] = decide()
+        return self._progress.choices[key]
+
+    async def _every(self, step: Every, key: str, item: dict[str, str] | None) -> None:
+        until = at_local_time(self._date(step.until, item), time(0), EDITION_TIME_ZONE)
+        iteration = self._progress.iterations.get(key, 0)
+        while True:
+            if iteration > 0:
+                await self._sleep(f"{key}[{iteration}]~", workflow.now() + step.interval)
+            if workflow.now() >= until:
+                return
+            await self._steps(step.steps, f"{key}[{iteration}]/", item)
+            iteration += 1
+            self._progress.iterations[key] = iteration
+
+    def _change_items(self, step: ForEach, event: ReceivedEvent) -> None:
+        items = self._progress.items.setdefault(step.id, {})
+        item_key = event.data.get(step.key, "")
+        if event.type == step.added_by:
+            items.setdefault(item_key, {}).update(event.data)
+        else:
+            items.pop(item_key, None)
+        self._items_changed += 1
+
+    async def _for_each(self, step: ForEach, key: str) -> None:
+        items = self._progress.items.setdefault(step.id, {})
+        until = at_local_time(self._date(step.until, None), time(0), EDITION_TIME_ZONE)
+        running: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for item_key, data in items.items():
+                    if item_key not in running:
+                        prefix = f"{key}[{item_key}]/"
+                        running[item_key] = asyncio.create_task(
+                            self._steps(step.steps, prefix, data)
+                        )
+                for item_key in [k for k in running if k not in items]:
+                    running.pop(item_key).cancel()  # removed: its pending steps never run
+                for task in running.values():
+                    if task.done() and not task.cancelled() and task.exception():
+                        raise task.exception()  # type: ignore[misc]
+                if workflow.now() >= until and all(t.done() for t in running.values()):
+                    return
+                seen = self._items_changed
+                finished = sum(t.done() for t in running.values())
+                await self._wait(
+                    lambda seen=seen, finished=finished: (  # type: ignore[misc]
+                        self._items_changed != seen
+                        or sum(t.done() for t in running.values()) != finished
+                    ),
+                    until if workflow.now() < until else None,
+                )
+        finally:
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
+
+    # ---- acting ---------------------------------------------------------------------------
+
+    async def _send(self, step: Send, key: str) -> None:
+        send = SendInput(
+            fan_id=self._input.fan_id,
+            key=f"{workflow.info().workflow_id}:{key}",
+            journey=self._input.journey,
+            journey_version=self._input.version,
+            step=step.id,
+            message=step.message,
+            channel=step.channel,
+            category=step.category,
+            fallback_channels=list(step.fallback),
+            on_pressure=step.on_pressure,
+            send_before=self._deadline(key + "~stale", workflow.now() + step.max_deferral),
+        )
+        while True:
+            result = await workflow.execute_activity_method(
+                SendActivities.send_message,
+                send,
+                task_queue=SEND_TASK_QUEUE,
+                start_to_close_timeout=SEND_TIMEOUT,
+                schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
+                retry_policy=SEND_RETRY,
+            )
+            if result.status != "deferred" or result.retry_at is None:
+                break
+            # Caps and quiet hours defer with a durable timer; the activity decides again.
+            await self._sleep(f"{key}~deferred", result.retry_at)
+        self._progress.deadlines.pop(key + "~stale", None)
+        if result.status == "sent":
+            self._progress.messages_sent += 1
+
+    async def _start(self, step: Start) -> None:
+        other = latest_journey(step.journey)
+        try:
+            await workflow.start_child_workflow(
+                JourneyWorkflow.run,
+                JourneyInput(self._input.fan_id, other.name, other.version),
+                id=journey_workflow_id(other.name, self._input.fan_id),
+                task_queue=JOURNEY_TASK_QUEUE,
+                # The other journey lives its own life, whatever becomes of this one.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                search_attributes=None,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # already on it: nothing to do
+
+    async def _facts(self, item: dict[str, str] | None) -> Facts:
+        traits = await self._refresh_traits()
+        return Facts(traits=traits, events=self._progress.event_results, item=item)
+
+    async def _refresh_traits(self) -> Traits:
+        self._traits = await workflow.execute_activity_method(
+            TraitsActivities.load_traits,
+            LoadTraitsInput(self._input.fan_id),
+            start_to_close_timeout=TRAITS_TIMEOUT,
+        )
+        return self._traits
+
+    def _enter_step(self, step: str) -> None:
+        self._current_step = step
+        workflow.upsert_search_attributes(
+            [sa.JOURNEY_STEP.value_set(step), sa.STATUS.value_set(self._status)]
+        )
