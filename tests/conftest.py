@@ -4,9 +4,9 @@ Everything here runs for real on 127.0.0.1; nothing is mocked.
 """
 
 import base64
-import sys
 import itertools
 import random
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
