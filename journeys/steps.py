@@ -90,6 +90,25 @@ class TimedOut:
 
 
 @dataclass(frozen=True)
+class Received:
+    """True when a WaitFor step got its event (rather than timing out or not having run)."""
+
+    wait: str
+
+    def __call__(self, facts: Facts) -> bool:
+        result = facts.events.get(self.wait)
+        return result is not None and result.get("timed_out") != "true"
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    predicates: tuple["Predicate", ...]
+
+    def __call__(self, facts: Facts) -> bool:
+        return any(predicate(facts) for predicate in self.predicates)
+
+
+@dataclass(frozen=True)
 class AllOf:
     predicates: tuple["Predicate", ...]
 
@@ -105,7 +124,18 @@ class Not:
         return not self.predicate(facts)
 
 
-Predicate = HasConsent | Reachable | TraitIn | HasInterests | EventSaid | TimedOut | AllOf | Not
+Predicate = (
+    HasConsent
+    | Reachable
+    | TraitIn
+    | HasInterests
+    | EventSaid
+    | TimedOut
+    | Received
+    | AnyOf
+    | AllOf
+    | Not
+)
 
 
 @dataclass(frozen=True)
@@ -163,14 +193,29 @@ class WaitUntil:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A moment named by the calendar: `date` plus `offset` days, at `at` in the fan's zone."""
+
+    date: DateRef
+    at: time = time(10, 0)
+    offset: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
 class WaitFor:
-    """Until an event of type `event` arrives (or `timeout` passes). With `correlate`, only an
-    event whose data field of that name equals the current ForEach item's counts."""
+    """Until an event of type `event` arrives, or `timeout` passes, or `until` comes (at least
+    one of the two). With `correlate`, only an event whose data field of that name equals the
+    current ForEach item's counts."""
 
     id: str
     event: str
-    timeout: timedelta
+    timeout: timedelta | None = None
     correlate: str | None = None
+    until: Deadline | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout is None and self.until is None:
+            raise ValueError(f"WaitFor {self.id!r} needs a timeout or an until")
 
 
 @dataclass(frozen=True)
@@ -232,7 +277,12 @@ class ForEach:
     removed (their pending steps cancelled) by `removed_by` events; `key` names the data field
     that identifies an item, so two events with the same key make one item (same-day sessions
     merge when the key is the day). Ends when `until` has passed and every item is done.
-    Top level of a journey only."""
+    Top level of a journey only.
+
+    With `same_day` (a date-time data field), items falling on the same day in the edition's
+    time zone merge into one: the steps run once for the day, and the item's `key` field
+    lists every item of the day (space separated), so a message can name them all.
+    """
 
     id: str
     added_by: str
@@ -240,6 +290,7 @@ class ForEach:
     key: str
     until: DateRef
     steps: tuple["Step", ...]
+    same_day: str | None = None
 
 
 @dataclass(frozen=True)

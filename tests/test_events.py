@@ -106,7 +106,12 @@ async def test_an_event_for_a_journey_the_fan_is_not_on_reaches_nothing(
     ("change", "says"),
     [
         ({"type": "alien.landed"}, "unknown event type 'alien.landed'"),
-        ({"type": "lottery.drawn", "data": {}}, "lottery.drawn events need data fields: result"),
+        ({"type": "lottery.drawn", "data": {}}, "lottery.drawn event data: missing field 'result'"),
+        (
+            {"type": "ticket.purchased", "data": {"session_id": "S1", "starts_at": "soon"}},
+            "'starts_at' must be an ISO 8601 date-time with an offset",
+        ),
+        ({"type": "torch.drawn", "data": {"result": "selected"}}, "come from the engine itself"),
         ({"fan_id": "fan_nobody"}, "unknown fans"),
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"data": {"n": 3}}, "data.n"),

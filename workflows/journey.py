@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Branch,
         CalendarDate,
         DateRef,
+        Deadline,
         Every,
         Facts,
         ForEach,
@@ -56,6 +57,8 @@ RUN_LIFETIME = timedelta(days=365)
 # Long timers are cut into pieces so a sleeping run still notices RUN_LIFETIME.
 LONGEST_TIMER = timedelta(days=90)
 SEEN_EVENTS_KEPT = 500
+# Progress.items key suffix for the members of same-day merged items.
+MEMBERS = "/members"
 
 
 @dataclass
@@ -163,7 +166,12 @@ class JourneyWorkflow:
             waiting_until=self._waiting_until,
             messages_sent=self._progress.messages_sent,
             waiting_for=self._waiting_for,
-            items=sorted(k for items in self._progress.items.values() for k in items),
+            items=sorted(
+                k
+                for step_id, items in self._progress.items.items()
+                if not step_id.endswith(MEMBERS)
+                for k in items
+            ),
             runs=self._progress.runs,
         )
 
@@ -206,7 +214,7 @@ class JourneyWorkflow:
     async def _step(self, step: Step, key: str, item: dict[str, str] | None) -> None:
         match step:
             case Send():
-                await self._send(step, key)
+                await self._send(step, key, item)
             case Wait():
                 await self._sleep(key, workflow.now() + step.duration)
             case WaitUntil():
@@ -288,7 +296,12 @@ class JourneyWorkflow:
         stream = step.event
         if step.correlate and item is not None:
             stream += "|" + item.get(step.correlate, "")
-        until = self._deadline(key, workflow.now() + step.timeout)
+        candidates = []
+        if step.timeout is not None:
+            candidates.append(workflow.now() + step.timeout)
+        if step.until is not None:
+            candidates.append(self._moment(step.until, item))
+        until = self._deadline(key, min(candidates))
         self._waiting_for = step.event
         try:
             arrived = await self._wait(
@@ -322,7 +335,7 @@ class JourneyWorkflow:
         taken = self._progress.consumed.get(stream, 0)
         return matching[taken] if len(matching) > taken else None
 
-    def _moment(self, step: WaitUntil, item: dict[str, str] | None) -> datetime:
+    def _moment(self, step: WaitUntil | Deadline, item: dict[str, str] | None) -> datetime:
         """The date's day, plus the offset, at `step.at` in the fan's own time zone."""
         day = self._date(step.date, item) + step.offset
         return at_local_time(day, step.at, self._zone())
@@ -358,13 +371,38 @@ class JourneyWorkflow:
             self._progress.iterations[key] = iteration
 
     def _change_items(self, step: ForEach, event: ReceivedEvent) -> None:
-        items = self._progress.items.setdefault(step.id, {})
         item_key = event.data.get(step.key, "")
-        if event.type == step.added_by:
-            items.setdefault(item_key, {}).update(event.data)
+        if step.same_day is None:
+            items = self._progress.items.setdefault(step.id, {})
+            if event.type == step.added_by:
+                items.setdefault(item_key, {}).update(event.data)
+            else:
+                items.pop(item_key, None)
         else:
-            items.pop(item_key, None)
+            members = self._progress.items.setdefault(step.id + MEMBERS, {})
+            if event.type == step.added_by:
+                members.setdefault(item_key, {}).update(event.data)
+            else:
+                members.pop(item_key, None)
+            self._merge_same_day(step, members)
         self._items_changed += 1
+
+    def _merge_same_day(self, step: ForEach, members: dict[str, dict[str, str]]) -> None:
+        """One item per day: the earliest member's data, and every member's key listed."""
+        assert step.same_day is not None
+        days: dict[str, list[dict[str, str]]] = {}
+        for data in sorted(members.values(), key=lambda d: d.get(step.same_day or "", "")):
+            moment = datetime.fromisoformat(data[step.same_day])
+            days.setdefault(local_day(moment, EDITION_TIME_ZONE).isoformat(), []).append(data)
+        items = self._progress.items.setdefault(step.id, {})
+        for day in [d for d in items if d not in days]:
+            del items[day]
+        for day, day_members in days.items():
+            merged = {**day_members[0], step.key: " ".join(m[step.key] for m in day_members)}
+            # Updated in place: the day's running steps read the current members when they send.
+            item = items.setdefault(day, {})
+            item.clear()
+            item.update(merged)
 
     async def _for_each(self, step: ForEach, key: str) -> None:
         items = self._progress.items.setdefault(step.id, {})
@@ -401,7 +439,7 @@ class JourneyWorkflow:
 
     # ---- acting ---------------------------------------------------------------------------
 
-    async def _send(self, step: Send, key: str) -> None:
+    async def _send(self, step: Send, key: str, item: dict[str, str] | None) -> None:
         send = SendInput(
             fan_id=self._input.fan_id,
             key=f"{workflow.info().workflow_id}:{key}",
@@ -414,6 +452,7 @@ class JourneyWorkflow:
             fallback_channels=list(step.fallback),
             on_pressure=step.on_pressure,
             send_before=self._deadline(key + "~stale", workflow.now() + step.max_deferral),
+            parameters=dict(item or {}),
         )
         while True:
             result = await workflow.execute_activity_method(

@@ -15,7 +15,7 @@ from api.journey_runs import start_journey
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
 from api.schemas_events import FanReference
-from journeys.events import EVENT_TYPES, missing_fields
+from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
 from journeys.registry import JOURNEYS
 from workflows.journey import JourneyWorkflow, ReceivedEvent, journey_workflow_id
 
@@ -23,8 +23,11 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
 def _known_type(value: str) -> str:
+    public = sorted(set(EVENT_TYPES) - INTERNAL_EVENT_TYPES)
+    if value in INTERNAL_EVENT_TYPES:
+        raise ValueError(f"{value!r} events come from the engine itself, not from clients")
     if value not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {value!r}; known: {', '.join(sorted(EVENT_TYPES))}")
+        raise ValueError(f"unknown event type {value!r}; known: {', '.join(public)}")
     return value
 
 
@@ -44,9 +47,9 @@ class EventResponse(BaseModel):
 
 @router.post("", response_model=EventResponse, status_code=202)
 async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) -> EventResponse:
-    missing = missing_fields(request.type, request.data)
-    if missing:
-        raise ProblemError(422, f"{request.type} events need data fields: {', '.join(missing)}")
+    problems = data_problems(request.type, request.data)
+    if problems:
+        raise ProblemError(422, f"{request.type} event data: {'; '.join(problems)}")
     [fan_id] = await resolve_fans(db, [request])
     event = ReceivedEvent(
         event_id=request.event_id,
