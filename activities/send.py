@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities import ledger
 from activities.contracts import SendInput, SendOutput
 from activities.fans import address_on, suppressed_channels
+from activities.message_context import journey_context
 from activities.providers.email import OutgoingEmail, Recipient, SendGridEmailProvider
 from activities.providers.errors import ProviderRejectedError, ProviderUnavailableError
 from activities.providers.sms import OutgoingSms, TwilioSmsProvider
@@ -80,7 +81,7 @@ class SendActivities:
             if isinstance(cleared, SendOutput):
                 return cleared
             try:
-                provider_id = await self._deliver(input, cleared)
+                provider_id = await self._deliver(session, input, cleared)
             except ProviderRejectedError as rejected:
                 await ledger.settle(
                     session, cleared.row, MessageStatus.FAILED, reason=rejected.reason
@@ -161,9 +162,9 @@ class SendActivities:
         await ledger.defer(session, row, held.reason, held.retry_at)
         return _output(row)
 
-    async def _deliver(self, input: SendInput, cleared: _Cleared) -> str:
+    async def _deliver(self, session: AsyncSession, input: SendInput, cleared: _Cleared) -> str:
         fan, row = cleared.fan, cleared.row
-        context: dict[str, object] = {"first_name": fan.first_name, **input.parameters}
+        context = await journey_context(session, fan, input.parameters)
         if row.channel == Channel.SMS:
             sms = self.renderer.render_sms(input.message, fan.locale, context)
             callback = f"{self.settings.public_url}/v1/webhooks/twilio/status?message_id={row.id}"

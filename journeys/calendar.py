@@ -13,6 +13,8 @@ CALENDAR: dict[str, date] = {
     "purchase_window_closes": date(2027, 4, 1),
     "flash_sales_open": date(2027, 5, 10),
     "torch_relay_draw": date(2027, 9, 1),
+    "volunteer_training_starts": date(2028, 3, 6),
+    "uniform_pickup_opens": date(2028, 6, 12),
     "torch_relay_starts": date(2028, 5, 8),
     "games_open": date(2028, 7, 26),
     "games_close": date(2028, 8, 11),

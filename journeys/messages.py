@@ -1,7 +1,8 @@
 """The message library: which messages exist and on which channels.
 
 Each message has a folder under `templates/` with, per channel:
-email: `email_subject.txt`, `email.html`, `email.txt`; sms: `sms.txt`.
+email: `email_subject.txt` and `body.html` (set in `_journey/email.html`; the text part is
+made from it), or a full `email.html` and `email.txt`; sms: `sms.txt`.
 Strings are English gettext msgids; translations live in `locale/<lang>/LC_MESSAGES/messages.po`.
 """
 
@@ -16,11 +17,41 @@ class MessageSpec:
     channels: frozenset[str]
 
 
+EMAIL = frozenset({"email"})
+EMAIL_AND_SMS = frozenset({"email", "sms"})
+
 MESSAGES: dict[str, MessageSpec] = {
     spec.name: spec
     for spec in (
-        MessageSpec("club_welcome", frozenset({"email"})),
-        MessageSpec("club_sports_nudge", frozenset({"email", "sms"})),
-        *(MessageSpec(name, frozenset({"email", "sms"})) for name in INCIDENT_MESSAGES),
+        MessageSpec("club_welcome", EMAIL),
+        MessageSpec("club_sports_nudge", EMAIL_AND_SMS),
+        MessageSpec("club_sport_news", EMAIL),
+        MessageSpec("club_legacy_consent", EMAIL),
+        MessageSpec("lottery_registered", EMAIL),
+        MessageSpec("lottery_selected", EMAIL_AND_SMS),
+        MessageSpec("purchase_reminder", EMAIL_AND_SMS),
+        MessageSpec("purchase_confirmed", EMAIL),
+        MessageSpec("beneficiaries_reminder", EMAIL),
+        MessageSpec("lottery_not_selected", EMAIL),
+        MessageSpec("flash_sales_open", EMAIL_AND_SMS),
+        MessageSpec("previsit_practical", EMAIL),
+        MessageSpec("previsit_transport", EMAIL),
+        MessageSpec("previsit_reminder", EMAIL_AND_SMS),
+        MessageSpec("previsit_survey", EMAIL),
+        MessageSpec("volunteer_received", EMAIL),
+        MessageSpec("volunteer_interviewed", EMAIL),
+        MessageSpec("volunteer_accepted", EMAIL),
+        MessageSpec("volunteer_declined", EMAIL),
+        MessageSpec("volunteer_training", EMAIL),
+        MessageSpec("volunteer_uniform", EMAIL),
+        MessageSpec("volunteer_shifts", EMAIL),
+        MessageSpec("volunteer_thanks", EMAIL),
+        MessageSpec("torch_received", EMAIL),
+        MessageSpec("torch_selected", EMAIL_AND_SMS),
+        MessageSpec("torch_waitlisted", EMAIL),
+        MessageSpec("torch_logistics", EMAIL),
+        MessageSpec("torch_lapsed", EMAIL),
+        MessageSpec("torch_consolation", EMAIL),
+        *(MessageSpec(name, EMAIL_AND_SMS) for name in INCIDENT_MESSAGES),
     )
 }

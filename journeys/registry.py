@@ -1,9 +1,16 @@
 """Every released journey version. New enrollments take the newest; runs keep theirs."""
 
-from journeys import club_onboarding
+from journeys import club_onboarding, spectator_previsit, ticket_buyer, torch_relay, volunteer
 from journeys.journey import Journey
 
-RELEASED: tuple[Journey, ...] = (club_onboarding.V1,)
+RELEASED: tuple[Journey, ...] = (
+    club_onboarding.V1,
+    club_onboarding.V2,
+    ticket_buyer.V1,
+    spectator_previsit.V1,
+    volunteer.V1,
+    torch_relay.V1,
+)
 
 JOURNEYS: dict[str, dict[int, Journey]] = {}
 for _journey in RELEASED:

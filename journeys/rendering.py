@@ -4,14 +4,16 @@ Templates are untrusted in the sense that many hands write them, so they run in 
 sandbox; HTML autoescapes; an undefined variable is an error, never an empty string.
 """
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -44,6 +46,38 @@ class UnknownMessageError(LookupError):
     pass
 
 
+class _TextExtractor(HTMLParser):
+    """Plain text from our own message HTML: paragraphs, headings, list items and links."""
+
+    BLOCKS = frozenset({"p", "h1", "h2", "li", "br", "div", "tr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._links: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n" if tag != "li" else "\n- ")
+        if tag == "a":
+            self._links.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._links and (href := self._links.pop()):
+            self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(" ".join(data.split()) if data.strip() else "")
+
+
+def html_to_text(html: str) -> str:
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    text = "".join(extractor.parts)
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
 def load_translations(locale: str, locale_dir: Path = LOCALE_DIR) -> NullTranslations:
     """Compile the locale's .po catalog in memory: no build step, no stale .mo files."""
     po_path = locale_dir / locale / "LC_MESSAGES" / "messages.po"
@@ -59,6 +93,7 @@ def load_translations(locale: str, locale_dir: Path = LOCALE_DIR) -> NullTransla
 
 class MessageRenderer:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR, locale_dir: Path = LOCALE_DIR):
+        self._templates_dir = templates_dir
         self._translations = {
             locale: load_translations(locale, locale_dir) for locale in SUPPORTED_LOCALES
         }
@@ -78,20 +113,43 @@ class MessageRenderer:
         )
         environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
 
-        def local_datetime(value: datetime, zone: str) -> str:
+        def local_datetime(value: datetime | str, zone: str) -> str:
             """A moment as the fan reads it: their language, their time zone, their clock."""
+            if isinstance(value, str):  # ISO 8601, as event data carries it
+                value = datetime.fromisoformat(value)
             tz = ZoneInfo(zone)
             day = format_skeleton("yMMMEd", value, tzinfo=tz, locale=locale)
             return f"{day} {format_time(value, 'short', tzinfo=tz, locale=locale)}"
 
+        def local_date(value: date) -> str:
+            """A calendar day in the fan's language, e.g. "15 mars 2027"."""
+            return format_date(value, "long", locale=locale)
+
+        def local_time(value: datetime | str, zone: str) -> str:
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            return format_time(value, "short", tzinfo=ZoneInfo(zone), locale=locale)
+
         environment.filters["local_datetime"] = local_datetime
+        environment.filters["local_date"] = local_date
+        environment.filters["local_time"] = local_time
         return environment
 
     def render_email(self, message: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
+        subject = self._render(message, "email_subject.txt", locale, context).strip()
+        if not (self._templates_dir / message / "body.html").exists():
+            return RenderedEmail(
+                subject=subject,
+                html=self._render(message, "email.html", locale, context),
+                text=self._render(message, "email.txt", locale, context),
+            )
+        # Journey messages write their body once, as HTML; the layout and the plain-text
+        # part come from it, so the two can never say different things.
+        body = {**context, "subject": subject, "body": f"{message}/body.html"}
         return RenderedEmail(
-            subject=self._render(message, "email_subject.txt", locale, context).strip(),
-            html=self._render(message, "email.html", locale, context),
-            text=self._render(message, "email.txt", locale, context),
+            subject=subject,
+            html=self._render_template("_journey/email.html", locale, body),
+            text=html_to_text(self._render_template("_journey/email_text.html", locale, body)),
         )
 
     def render_sms(self, message: str, locale: str, context: dict[str, Any]) -> RenderedSms:
