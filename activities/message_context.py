@@ -8,27 +8,16 @@ step's parameters (for spectator journeys
 names none.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from journeys.calendar import CALENDAR
+from journeys.calendar import CALENDAR, EDITION_TIME_ZONE
 from journeys.locales import residence_zone
+from journeys.messages import SessionView
 from relay.db.models import CompetitionSession, Fan, Ticket
-
-
-@dataclass(frozen=True)
-class SessionView:
-    """A ticketed session as a message shows it."""
-
-    id: str
-    event_name: str
-    venue: str | None
-    starts_at: datetime
-    gate: str | None
 
 
 async def journey_context(
@@ -56,8 +45,14 @@ async def _sessions(
         .outerjoin(Ticket, (Ticket.session_id == CompetitionSession.id) & (Ticket.fan_id == fan_id))
         .where(CompetitionSession.id.in_(ids))
     )
-    known = {s.id: SessionView(s.id, s.event_name, s.venue, s.starts_at, gate) for s, gate in found}
+    known = {
+        s.id: SessionView(s.id, s.event_name, s.venue, s.venue_time_zone, s.starts_at, gate)
+        for s, gate in found
+    }
     # A session ticketing has not loaded yet still shows, by its id and the event's time.
     fallback_start = datetime.fromisoformat(parameters.get("starts_at", "1970-01-01T00:00+00:00"))
-    views = [known.get(i) or SessionView(i, i, None, fallback_start, None) for i in ids]
+    views = [
+        known.get(i) or SessionView(i, i, None, EDITION_TIME_ZONE, fallback_start, None)
+        for i in ids
+    ]
     return sorted(views, key=lambda view: view.starts_at)

@@ -7,8 +7,21 @@ Strings are English gettext msgids; translations live in `locale/<lang>/LC_MESSA
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from journeys.incidents import INCIDENT_MESSAGES
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A ticketed session as a message shows it (times in the venue's own zone)."""
+
+    id: str
+    event_name: str
+    venue: str | None
+    time_zone: str
+    starts_at: datetime
+    gate: str | None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ sandbox; HTML autoescapes; an undefined variable is an error, never an empty str
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from html.parser import HTMLParser
@@ -92,11 +93,22 @@ def load_translations(locale: str, locale_dir: Path = LOCALE_DIR) -> NullTransla
 
 
 class MessageRenderer:
-    def __init__(self, templates_dir: Path = TEMPLATES_DIR, locale_dir: Path = LOCALE_DIR):
+    def __init__(
+        self,
+        templates_dir: Path = TEMPLATES_DIR,
+        locale_dir: Path = LOCALE_DIR,
+        wrap: Callable[[str, NullTranslations], NullTranslations] | None = None,
+    ):
+        """`wrap` lets a tool watch every string looked up (journeys.lint does)."""
         self._templates_dir = templates_dir
         self._translations = {
             locale: load_translations(locale, locale_dir) for locale in SUPPORTED_LOCALES
         }
+        if wrap is not None:
+            self._translations = {
+                locale: wrap(locale, translations)
+                for locale, translations in self._translations.items()
+            }
         self._environments = {
             locale: self._build_environment(templates_dir, locale, translations)
             for locale, translations in self._translations.items()

@@ -30,7 +30,7 @@ from relay.temporal import register_search_attributes
 from sandbox.app import create_sandbox_app
 from sandbox.store import ReceivedMessage, SandboxStore
 from tests.databases import BACKENDS, fresh_database
-from tests.servers import serve_in_thread
+from sandbox.threaded import serve_in_thread
 from worker import open_send_activities, open_workers
 
 VENV_BIN = Path(sys.executable).parent

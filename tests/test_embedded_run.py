@@ -13,7 +13,7 @@ import httpx
 from temporalio.client import Client
 
 from tests.conftest import unique_fan
-from tests.servers import free_port
+from sandbox.threaded import free_port
 
 STARTUP_SECONDS = 120
 

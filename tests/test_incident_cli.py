@@ -12,7 +12,7 @@ from api.app import create_app
 from relay.settings import Settings
 from tests.conftest import API_KEY, Sandbox
 from tests.incidents import add_holders, add_session
-from tests.servers import free_port, serve_in_thread
+from sandbox.threaded import free_port, serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("workers")
 

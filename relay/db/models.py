@@ -237,3 +237,24 @@ class Incident(Base):
     audience: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DrawEntry(Base):
+    """A fan's standing in a draw (the torch relay): entered by their journey, ranked by the
+    draw workflow, offered a place or the waitlist, confirmed by their journey or lapsed."""
+
+    __tablename__ = "draw_entry"
+    __table_args__ = (Index("ix_draw_entry_draw_rank", "draw", "rank"),)
+
+    draw: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fan_id: Mapped[str] = mapped_column(
+        ForeignKey("fan.id", ondelete="CASCADE"), primary_key=True
+    )
+    # entered, selected, waitlisted, confirmed, lapsed
+    status: Mapped[str] = mapped_column(String(16))
+    # Place in the draw's shuffled order (0 first); None until the draw has run.
+    rank: Mapped[int | None]
+    # Which offer round gave this fan a place (0: the draw itself; then replacements).
+    offer_round: Mapped[int | None]
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

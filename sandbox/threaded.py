@@ -1,4 +1,4 @@
-"""Helpers for tests that run real servers on 127.0.0.1."""
+"""Run real servers on 127.0.0.1 inside this process: for tests and `relay journeys simulate`."""
 
 import socket
 import threading
