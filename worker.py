@@ -15,15 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.draws import DrawActivities
 from activities.incidents import IncidentActivities
 from activities.providers.email import SendGridEmailProvider
 from activities.providers.sms import TwilioSmsProvider
 from activities.send import SendActivities, SendSettings
 from activities.traits import TraitsActivities
+from journeys.registry import DRAWS
 from journeys.rendering import MessageRenderer
 from relay.db.engine import create_engine, session_factory
 from relay.settings import Settings
 from relay.temporal import connect_temporal
+from workflows.draw import DrawWorkflow, ensure_draws
 from workflows.incident import IncidentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.task_queues import BROADCAST_TASK_QUEUE, JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
@@ -71,14 +74,22 @@ async def open_workers(
 ) -> AsyncIterator[Sequence[Worker]]:
     """Relay's workers, not yet running: `run()` them or enter them as context managers."""
     traits = TraitsActivities(sessions)
+    draws = DrawActivities(sessions, client)
     async with open_send_activities(settings, sessions) as sends:
         incidents = IncidentActivities(sessions, sends)
         yield (
             Worker(
                 client,
                 task_queue=JOURNEY_TASK_QUEUE,
-                workflows=[JourneyWorkflow],
-                activities=[traits.load_traits],
+                workflows=[JourneyWorkflow, DrawWorkflow],
+                activities=[
+                    traits.load_traits,
+                    draws.record_entry,
+                    draws.draw_lots,
+                    draws.offer_places,
+                    draws.offer_waitlist,
+                    draws.lapse_unconfirmed,
+                ],
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             ),
             Worker(
@@ -104,6 +115,7 @@ async def open_workers(
 async def run_workers(settings: Settings) -> None:
     engine = create_engine(settings.sqlalchemy_url)
     client = await connect_temporal(settings)
+    await ensure_draws(client, DRAWS)
     async with open_workers(client, settings, session_factory(engine)) as workers:
         await _run_until_signalled(workers)
     await engine.dispose()

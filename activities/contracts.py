@@ -85,3 +85,42 @@ class IncidentTally:
 class FinishIncidentInput:
     incident_id: str
     status: str
+
+
+@dataclass(frozen=True)
+class RecordEntryInput:
+    draw: str
+    fan_id: str
+    status: str  # entered | confirmed
+
+
+@dataclass(frozen=True)
+class DrawLotsInput:
+    draw: str
+    seed: str
+    # Entries made after this moment (ISO 8601) are not in the draw.
+    closes_at: str
+
+
+@dataclass(frozen=True)
+class DrawLots:
+    """What an auditor needs to redo the draw: the entries' count and digest, and the seed."""
+
+    applicants: int
+    # SHA-256 of the sorted fan ids, one per line: the list the shuffle ran on.
+    digest: str
+
+
+@dataclass(frozen=True)
+class OfferInput:
+    draw: str
+    journey: str
+    # 0 for the draw's own winners; 1, 2... for replacements from the waitlist.
+    round: int
+    count: int
+
+
+@dataclass(frozen=True)
+class LapseInput:
+    draw: str
+    round: int

@@ -4,16 +4,14 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.journey import Journey
+from journeys.registry import JOURNEYS
 from workflows import search_attributes as sa
-from workflows.journey import (
-    JourneyInput,
-    JourneyState,
-    JourneyWorkflow,
-    ReceivedEvent,
-    journey_workflow_id,
-)
+from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
+from workflows.journey_events import ReceivedEvent, journey_workflow_id
 from workflows.task_queues import JOURNEY_TASK_QUEUE
 
 
@@ -47,3 +45,27 @@ async def start_journey(
         memo={"fan": fan_id, "journey": f"{journey.name} v{journey.version}"},
         **extra,
     )
+
+
+async def deliver_event(temporal: Client, fan_id: str, event: ReceivedEvent) -> list[str]:
+    """Start the journeys this event enrolls the fan in (signal-with-start) and signal the
+    fan's runs that listen for it. Returns the runs it reached."""
+    delivered = []
+    for name, versions in sorted(JOURNEYS.items()):
+        newest = versions[max(versions)]
+        if newest.entry_event == event.type:
+            try:
+                await start_journey(temporal, newest, fan_id, event)
+            except WorkflowAlreadyStartedError:
+                continue  # lived this journey already, and it is over
+            delivered.append(journey_workflow_id(name, fan_id))
+        elif any(event.type in j.listens_to() for j in versions.values()):
+            handle = temporal.get_workflow_handle(journey_workflow_id(name, fan_id))
+            try:
+                await handle.signal(JourneyWorkflow.event, event)
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                continue  # not on this journey, or no longer
+            delivered.append(handle.id)
+    return delivered

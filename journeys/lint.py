@@ -98,13 +98,13 @@ class _Watching(NullTranslations):
         self._locale, self._inner, self._missing = locale, inner, missing
 
     def gettext(self, message: str) -> str:
-        if self._locale != DEFAULT_LOCALE and message not in self._inner._catalog:  # type: ignore[attr-defined]
+        if self._locale != DEFAULT_LOCALE and message not in self._inner._catalog:
             self._missing.add((self._locale, message))
         return str(self._inner.gettext(message))
 
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        self.gettext(singular)
-        return str(self._inner.ngettext(singular, plural, n))
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        self.gettext(msgid1)
+        return str(self._inner.ngettext(msgid1, msgid2, n))
 
     # Jinja2 prefers these names when a translations object has them (Babel's do).
     ugettext = gettext
@@ -164,12 +164,3 @@ def lint(
         f"missing translation ({locale}): {text!r}" for locale, text in sorted(missing)
     ]
     return report
-
-
-def main() -> int:
-    report = lint()
-    for problem in report.problems:
-        print(problem)
-    verdict = f"{len(report.problems)} problem(s)" if report.problems else "all good"
-    print(f"{report.renders} renders checked: {verdict}")
-    return 1 if report.problems else 0

@@ -1,6 +1,7 @@
 """Every released journey version. New enrollments take the newest; runs keep theirs."""
 
 from journeys import club_onboarding, spectator_previsit, ticket_buyer, torch_relay, volunteer
+from journeys.draws import DrawSpec
 from journeys.journey import Journey
 
 RELEASED: tuple[Journey, ...] = (
@@ -11,6 +12,9 @@ RELEASED: tuple[Journey, ...] = (
     volunteer.V1,
     torch_relay.V1,
 )
+
+# Draws journeys take part in; the worker makes sure each has its workflow.
+DRAWS: tuple[DrawSpec, ...] = (torch_relay.DRAW,)
 
 JOURNEYS: dict[str, dict[int, Journey]] = {}
 for _journey in RELEASED:

@@ -41,7 +41,14 @@ V1 = Journey(
                     channel="email",
                     category="service",
                 ),
-                WaitUntil(id="j-1", date=SESSION_DAY, at=time(17), offset=timedelta(days=-1)),
+                # The eve and the morning after: the fan is at the Games, on the edition's clock.
+                WaitUntil(
+                    id="j-1",
+                    date=SESSION_DAY,
+                    at=time(17),
+                    offset=timedelta(days=-1),
+                    zone="edition",
+                ),
                 Send(
                     id="reminder",
                     message="previsit_reminder",
@@ -49,7 +56,13 @@ V1 = Journey(
                     category="service",
                     fallback=("email",),
                 ),
-                WaitUntil(id="j+1", date=SESSION_DAY, at=time(10), offset=timedelta(days=1)),
+                WaitUntil(
+                    id="j+1",
+                    date=SESSION_DAY,
+                    at=time(10),
+                    offset=timedelta(days=1),
+                    zone="edition",
+                ),
                 Send(
                     id="survey",
                     message="previsit_survey",

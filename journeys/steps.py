@@ -184,12 +184,15 @@ class WaitUntil:
     """Until a date (plus `offset` days), at `at` o'clock in the fan's own time zone.
 
     The local time holds across daylight-saving changes. A moment already past does not wait.
+    With `zone="edition"` the day and the time are the edition's (journeys.calendar): for
+    moments the fan lives at the venue, such as the eve of their session.
     """
 
     id: str
     date: DateRef
     at: time = time(10, 0)
     offset: timedelta = timedelta(0)
+    zone: Literal["fan", "edition"] = "fan"
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,16 @@ class ForEach:
 
 
 @dataclass(frozen=True)
+class Record:
+    """Record the fan's standing in a draw: "entered" when they apply, "confirmed" when they
+    accept the place the draw offered. The draw workflow reads these."""
+
+    id: str
+    draw: str
+    status: Literal["entered", "confirmed"]
+
+
+@dataclass(frozen=True)
 class Start:
     """Enroll the fan in another journey (its newest version), unless already enrolled."""
 
@@ -301,7 +314,7 @@ class Start:
     journey: str
 
 
-Step = Send | Wait | WaitUntil | WaitFor | Branch | Split | Every | ForEach | Start
+Step = Send | Wait | WaitUntil | WaitFor | Branch | Split | Every | ForEach | Start | Record
 
 
 def children(step: Step) -> list[tuple["Step", ...]]:

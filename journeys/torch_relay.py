@@ -8,6 +8,7 @@ out into the consolation.
 
 from datetime import time, timedelta
 
+from journeys.draws import DrawSpec
 from journeys.journey import Journey
 from journeys.steps import (
     Branch,
@@ -16,6 +17,7 @@ from journeys.steps import (
     Deadline,
     EventSaid,
     Received,
+    Record,
     Send,
     Start,
     Step,
@@ -27,6 +29,19 @@ from journeys.steps import (
 CONFIRM_WITHIN = timedelta(days=7)
 DRAW_DAY = CalendarDate("torch_relay_draw")
 RELAY_STARTS = CalendarDate("torch_relay_starts")
+JOURNEY = "torch-relay-draw"
+
+DRAW = DrawSpec(
+    name="torch-relay-2028",
+    journey=JOURNEY,
+    date=DRAW_DAY,
+    at=time(12, 0),
+    places=3000,
+    waitlist=3000,
+    seed="torch-relay-2028/published-2027-06-01",
+    confirm_within=CONFIRM_WITHIN,
+    replace_until=Deadline(RELAY_STARTS, offset=timedelta(days=-60)),
+)
 
 
 def _service(id: str, message: str) -> Send:
@@ -50,6 +65,7 @@ def _selected(prefix: str) -> tuple[Step, ...]:
                 Case(
                     when=Received(f"{prefix}confirm"),
                     steps=(
+                        Record(id=f"{prefix}confirm-record", draw=DRAW.name, status="confirmed"),
                         WaitUntil(
                             id=f"{prefix}logistics-day",
                             date=RELAY_STARTS,
@@ -72,7 +88,7 @@ def _consolation(prefix: str) -> tuple[Step, ...]:
 
 
 V1 = Journey(
-    name="torch-relay-draw",
+    name=JOURNEY,
     version=1,
     description=(
         "Application received; the draw; winners confirm within 7 days or the place goes to "
@@ -81,6 +97,7 @@ V1 = Journey(
     entry_event="torch.applied",
     steps=(
         _service("received", "torch_received"),
+        Record(id="enter", draw=DRAW.name, status="entered"),
         WaitFor(
             id="draw",
             event="torch.drawn",

@@ -29,8 +29,8 @@ from relay.settings import Settings
 from relay.temporal import register_search_attributes
 from sandbox.app import create_sandbox_app
 from sandbox.store import ReceivedMessage, SandboxStore
-from tests.databases import BACKENDS, fresh_database
 from sandbox.threaded import serve_in_thread
+from tests.databases import BACKENDS, fresh_database
 from worker import open_send_activities, open_workers
 
 VENV_BIN = Path(sys.executable).parent

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from tests.conftest import unique_fan
 from sandbox.threaded import free_port
+from tests.conftest import unique_fan
 
 STARTUP_SECONDS = 120
 

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from relay.settings import Settings
+from sandbox.threaded import free_port, serve_in_thread
 from tests.conftest import API_KEY, Sandbox
 from tests.incidents import add_holders, add_session
-from sandbox.threaded import free_port, serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("workers")
 

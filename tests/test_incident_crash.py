@@ -19,9 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from relay.settings import Settings
+from sandbox.threaded import free_port, serve_in_thread
 from tests.conftest import API_KEY, SENDGRID_WEBHOOK_KEY, DatabaseUnderTest, Sandbox, make_settings
 from tests.incidents import add_holders, add_session, wait_until_done
-from sandbox.threaded import free_port, serve_in_thread
 
 HOLDERS = 4000
 

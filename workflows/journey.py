@@ -16,7 +16,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LoadTraitsInput, SendInput
+    from activities.contracts import LoadTraitsInput, RecordEntryInput, SendInput
+    from activities.draws import DrawActivities
     from activities.send import SendActivities
     from activities.traits import TraitsActivities
     from journeys.calendar import EDITION_TIME_ZONE, at_local_time, calendar_date, local_day
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Every,
         Facts,
         ForEach,
+        Record,
         Send,
         Split,
         Start,
@@ -40,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from journeys.traits import Traits
     from workflows import search_attributes as sa
+    from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent, journey_workflow_id
     from workflows.task_queues import JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
 
 # Provider outages can last hours; the ledger makes every retry safe.
@@ -59,14 +62,6 @@ LONGEST_TIMER = timedelta(days=90)
 SEEN_EVENTS_KEPT = 500
 # Progress.items key suffix for the members of same-day merged items.
 MEMBERS = "/members"
-
-
-@dataclass
-class ReceivedEvent:
-    event_id: str
-    type: str
-    data: dict[str, str] = field(default_factory=dict)
-    occurred_at: str | None = None  # ISO 8601
 
 
 @dataclass
@@ -108,11 +103,6 @@ class JourneyState:
     runs: int = 1
 
 
-def journey_workflow_id(journey: str, fan_id: str) -> str:
-    """One run per fan and journey: the id is what makes enrollment idempotent."""
-    return f"journey:{journey}:{fan_id}"
-
-
 class _Exit(Exception):
     """An exit_on event arrived: stop wherever we are."""
 
@@ -141,7 +131,7 @@ class JourneyWorkflow:
 
     # ---- messages -------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=EVENT_SIGNAL)
     def event(self, event: ReceivedEvent) -> None:
         """An event for this fan (deduplicated by event id)."""
         if event.event_id in self._progress.seen_event_ids:
@@ -218,7 +208,8 @@ class JourneyWorkflow:
             case Wait():
                 await self._sleep(key, workflow.now() + step.duration)
             case WaitUntil():
-                await self._sleep(key, self._moment(step, item))
+                zone = EDITION_TIME_ZONE if step.zone == "edition" else self._zone()
+                await self._sleep(key, self._moment(step, item, zone))
             case WaitFor():
                 await self._wait_for(step, key, item)
             case Branch():
@@ -237,6 +228,12 @@ class JourneyWorkflow:
                 await self._for_each(step, key)
             case Start():
                 await self._start(step)
+            case Record():
+                await workflow.execute_activity_method(
+                    DrawActivities.record_entry,
+                    RecordEntryInput(step.draw, self._input.fan_id, step.status),
+                    start_to_close_timeout=TRAITS_TIMEOUT,
+                )
 
     # ---- waiting --------------------------------------------------------------------------
 
@@ -300,7 +297,7 @@ class JourneyWorkflow:
         if step.timeout is not None:
             candidates.append(workflow.now() + step.timeout)
         if step.until is not None:
-            candidates.append(self._moment(step.until, item))
+            candidates.append(self._moment(step.until, item, self._zone()))
         until = self._deadline(key, min(candidates))
         self._waiting_for = step.event
         try:
@@ -335,21 +332,23 @@ class JourneyWorkflow:
         taken = self._progress.consumed.get(stream, 0)
         return matching[taken] if len(matching) > taken else None
 
-    def _moment(self, step: WaitUntil | Deadline, item: dict[str, str] | None) -> datetime:
-        """The date's day, plus the offset, at `step.at` in the fan's own time zone."""
-        day = self._date(step.date, item) + step.offset
-        return at_local_time(day, step.at, self._zone())
+    def _moment(
+        self, step: WaitUntil | Deadline, item: dict[str, str] | None, zone: str
+    ) -> datetime:
+        """The date's day in `zone`, plus the offset, at `step.at` in `zone`."""
+        day = self._date(step.date, item, zone) + step.offset
+        return at_local_time(day, step.at, zone)
 
     def _zone(self) -> str:
         return self._traits.time_zone if self._traits else EDITION_TIME_ZONE
 
-    def _date(self, ref: DateRef, item: dict[str, str] | None) -> date:
+    def _date(self, ref: DateRef, item: dict[str, str] | None, zone: str) -> date:
         if isinstance(ref, CalendarDate):
             return calendar_date(ref.name)
         value = (item or {}).get(ref.field)
         if value is None:
             raise ValueError(f"the current item has no {ref.field!r}")
-        return local_day(datetime.fromisoformat(value), self._zone())
+        return local_day(datetime.fromisoformat(value), zone)
 
     # ---- choosing and looping -------------------------------------------------------------
 
@@ -359,7 +358,9 @@ class JourneyWorkflow:
         return self._progress.choices[key]
 
     async def _every(self, step: Every, key: str, item: dict[str, str] | None) -> None:
-        until = at_local_time(self._date(step.until, item), time(0), EDITION_TIME_ZONE)
+        until = at_local_time(
+            self._date(step.until, item, EDITION_TIME_ZONE), time(0), EDITION_TIME_ZONE
+        )
         iteration = self._progress.iterations.get(key, 0)
         while True:
             if iteration > 0:
@@ -406,7 +407,9 @@ class JourneyWorkflow:
 
     async def _for_each(self, step: ForEach, key: str) -> None:
         items = self._progress.items.setdefault(step.id, {})
-        until = at_local_time(self._date(step.until, None), time(0), EDITION_TIME_ZONE)
+        until = at_local_time(
+            self._date(step.until, None, EDITION_TIME_ZONE), time(0), EDITION_TIME_ZONE
+        )
         running: dict[str, asyncio.Task[None]] = {}
         try:
             while True:

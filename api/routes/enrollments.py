@@ -11,7 +11,8 @@ from api.routes.fans import load_fan
 from api.schemas import EnrollmentRequest, EnrollmentResponse
 from journeys.registry import UnknownJourneyError, latest_journey
 from workflows import search_attributes as sa
-from workflows.journey import JourneyWorkflow, journey_workflow_id
+from workflows.journey import JourneyWorkflow
+from workflows.journey_events import journey_workflow_id
 
 router = APIRouter(prefix="/v1/journeys", tags=["enrollments"])
 

@@ -5,19 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
-from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import feedback
 from api.deps import SessionDep, TemporalDep
-from api.journey_runs import start_journey
+from api.journey_runs import deliver_event
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
 from api.schemas_events import FanReference
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
-from journeys.registry import JOURNEYS
-from workflows.journey import JourneyWorkflow, ReceivedEvent, journey_workflow_id
+from workflows.journey_events import ReceivedEvent
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -61,29 +57,7 @@ async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) 
     # runs themselves ignore an event id they have seen.
     if await feedback.seen(db, f"event:{request.event_id}"):
         return EventResponse(event_id=request.event_id, duplicate=True, delivered_to=[])
-    delivered = await _deliver(temporal, fan_id, event)
+    delivered = await deliver_event(temporal, fan_id, event)
     await feedback.first_time(db, f"event:{request.event_id}")
     await db.commit()
     return EventResponse(event_id=request.event_id, duplicate=False, delivered_to=delivered)
-
-
-async def _deliver(temporal: Client, fan_id: str, event: ReceivedEvent) -> list[str]:
-    delivered = []
-    for name, versions in sorted(JOURNEYS.items()):
-        newest = versions[max(versions)]
-        if newest.entry_event == event.type:
-            try:
-                await start_journey(temporal, newest, fan_id, event)
-            except WorkflowAlreadyStartedError:
-                continue  # lived this journey already, and it is over
-            delivered.append(journey_workflow_id(name, fan_id))
-        elif any(event.type in j.listens_to() for j in versions.values()):
-            handle = temporal.get_workflow_handle(journey_workflow_id(name, fan_id))
-            try:
-                await handle.signal(JourneyWorkflow.event, event)
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                continue  # not on this journey, or no longer
-            delivered.append(handle.id)
-    return delivered

@@ -247,9 +247,7 @@ class DrawEntry(Base):
     __table_args__ = (Index("ix_draw_entry_draw_rank", "draw", "rank"),)
 
     draw: Mapped[str] = mapped_column(String(64), primary_key=True)
-    fan_id: Mapped[str] = mapped_column(
-        ForeignKey("fan.id", ondelete="CASCADE"), primary_key=True
-    )
+    fan_id: Mapped[str] = mapped_column(ForeignKey("fan.id", ondelete="CASCADE"), primary_key=True)
     # entered, selected, waitlisted, confirmed, lapsed
     status: Mapped[str] = mapped_column(String(16))
     # Place in the draw's shuffled order (0 first); None until the draw has run.

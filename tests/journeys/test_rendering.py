@@ -1,12 +1,16 @@
 """Rendering library messages: languages, fallback, escaping, strictness."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 from jinja2 import UndefinedError
 
 from journeys.incidents import INCIDENT_MESSAGES, example_context
+from journeys.lint import SampleFan, sample_context
 from journeys.locales import SUPPORTED_LOCALES
 from journeys.messages import MESSAGES
-from journeys.rendering import MessageRenderer, UnknownMessageError
+from journeys.rendering import LOCALE_DIR, MessageRenderer, UnknownMessageError
 
 renderer = MessageRenderer()
 
@@ -18,10 +22,25 @@ def test_french_fans_read_french() -> None:
     assert '<html lang="fr" dir="ltr">' in email.html
 
 
-def test_a_locale_without_a_translation_falls_back_to_english() -> None:
-    email = renderer.render_email("club_welcome", "ja", {"first_name": None})
+def test_a_string_missing_from_a_catalog_falls_back_to_english(tmp_path: Path) -> None:
+    locales = tmp_path / "locale"
+    shutil.copytree(LOCALE_DIR, locales)
+    catalog = locales / "ja" / "LC_MESSAGES" / "messages.po"
+    entry = 'msgid "Welcome to the Fan Club"\nmsgstr "ファンクラブへようこそ"\n'
+    catalog.write_text(catalog.read_text().replace(entry, ""))
+
+    email = MessageRenderer(locale_dir=locales).render_email(
+        "club_welcome", "ja", {"first_name": None}
+    )
+
     assert email.subject == "Welcome to the Fan Club"
     assert '<html lang="ja"' in email.html
+    assert "ようこそ！" in email.html  # noqa: RUF001 (the rest stays Japanese)
+
+
+def test_an_unsupported_locale_reads_english() -> None:
+    email = renderer.render_email("club_welcome", "ko", {"first_name": None})
+    assert email.subject == "Welcome to the Fan Club"
 
 
 def test_arabic_email_is_laid_out_right_to_left() -> None:
@@ -49,7 +68,11 @@ def test_an_unknown_message_is_refused() -> None:
 def test_every_message_renders_on_each_of_its_channels_in_every_locale(
     message: str, locale: str
 ) -> None:
-    context = example_context(message) if message in INCIDENT_MESSAGES else {"first_name": "Alex"}
+    context = (
+        example_context(message)
+        if message in INCIDENT_MESSAGES
+        else sample_context(SampleFan(locale, "elsewhere", "Alex", ()))
+    )
     for channel in MESSAGES[message].channels:
         if channel == "email":
             email = renderer.render_email(message, locale, context)

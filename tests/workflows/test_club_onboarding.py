@@ -8,7 +8,8 @@ from temporalio.client import WorkflowHandle
 from relay.db.models import Message
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment, until_step
-from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow, journey_workflow_id
+from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
+from workflows.journey_events import journey_workflow_id
 from workflows.task_queues import JOURNEY_TASK_QUEUE
 
 

@@ -31,13 +31,8 @@ from journeys.steps import (
 from relay.db.models import Message
 from tests.conftest import Sandbox
 from tests.workflows.conftest import JourneyEnvironment, until_step
-from workflows.journey import (
-    JourneyInput,
-    JourneyState,
-    JourneyWorkflow,
-    ReceivedEvent,
-    journey_workflow_id,
-)
+from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
+from workflows.journey_events import ReceivedEvent, journey_workflow_id
 from workflows.task_queues import JOURNEY_TASK_QUEUE
 
 WELCOME = "club_welcome"  # a service email: no consent, caps or quiet hours in the way
