@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.draws import DrawActivities
+from activities.enroll import EnrollActivities
 from activities.incidents import IncidentActivities
 from activities.providers.email import SendGridEmailProvider
 from activities.providers.sms import TwilioSmsProvider
@@ -75,6 +76,7 @@ async def open_workers(
     """Relay's workers, not yet running: `run()` them or enter them as context managers."""
     traits = TraitsActivities(sessions)
     draws = DrawActivities(sessions, client)
+    enrollments = EnrollActivities(client)
     async with open_send_activities(settings, sessions) as sends:
         incidents = IncidentActivities(sessions, sends)
         yield (
@@ -89,6 +91,7 @@ async def open_workers(
                     draws.offer_places,
                     draws.offer_waitlist,
                     draws.lapse_unconfirmed,
+                    enrollments.enroll,
                 ],
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             ),

@@ -124,3 +124,13 @@ class OfferInput:
 class LapseInput:
     draw: str
     round: int
+
+
+# By name: the workflow must not import the activity, which imports the workflow's client side.
+ENROLL_ACTIVITY = "enroll_in_journey"
+
+
+@dataclass(frozen=True)
+class EnrollInput:
+    fan_id: str
+    journey: str

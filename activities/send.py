@@ -81,7 +81,7 @@ class SendActivities:
             if isinstance(cleared, SendOutput):
                 return cleared
             try:
-                provider_id = await self._deliver(session, input, cleared)
+                provider_id = await self._deliver(input, cleared)
             except ProviderRejectedError as rejected:
                 await ledger.settle(
                     session, cleared.row, MessageStatus.FAILED, reason=rejected.reason
@@ -162,9 +162,11 @@ class SendActivities:
         await ledger.defer(session, row, held.reason, held.retry_at)
         return _output(row)
 
-    async def _deliver(self, session: AsyncSession, input: SendInput, cleared: _Cleared) -> str:
+    async def _deliver(self, input: SendInput, cleared: _Cleared) -> str:
         fan, row = cleared.fan, cleared.row
-        context = await journey_context(session, fan, input.parameters)
+        # A short session of its own: no read transaction stays open across the provider call.
+        async with self._sessions() as lookup:
+            context = await journey_context(lookup, fan, input.parameters)
         if row.channel == Channel.SMS:
             sms = self.renderer.render_sms(input.message, fan.locale, context)
             callback = f"{self.settings.public_url}/v1/webhooks/twilio/status?message_id={row.id}"

@@ -42,10 +42,12 @@ V1 = Journey(
                     category="service",
                 ),
                 # The eve and the morning after: the fan is at the Games, on the edition's clock.
+                # 10:00 in Paris stays the eve in every home zone even after quiet hours
+                # (which follow the fan's home zone) defer an SMS to 08:00 there.
                 WaitUntil(
                     id="j-1",
                     date=SESSION_DAY,
-                    at=time(17),
+                    at=time(10),
                     offset=timedelta(days=-1),
                     zone="edition",
                 ),

@@ -147,7 +147,8 @@ class CalendarDate:
 
 @dataclass(frozen=True)
 class ItemDate:
-    """A date-time field of the current ForEach item (ISO 8601), e.g. a session's start."""
+    """A date-time field of the current ForEach item (ISO 8601), e.g. a session's start. Its
+    day is the day in the edition's time zone, where sessions take place."""
 
     field: str
 

@@ -82,7 +82,8 @@ def _selected(prefix: str) -> tuple[Step, ...]:
 
 def _consolation(prefix: str) -> tuple[Step, ...]:
     return (
-        Send(id=f"{prefix}consolation", message="torch_consolation", channel="email"),
+        # The answer to their application, so a service message; the club's news are not.
+        _service(f"{prefix}consolation", "torch_consolation"),
         Start(id=f"{prefix}join-club", journey="club-onboarding"),
     )
 

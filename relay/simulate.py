@@ -9,7 +9,7 @@ played at its dates, and the ledger becomes a timeline of what the fan receives.
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -22,7 +22,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from api.journey_runs import deliver_event, start_journey
 from journeys.calendar import CALENDAR, EDITION_TIME_ZONE, at_local_time
 from journeys.registry import DRAWS, JOURNEYS, latest_journey
 from relay.db.engine import create_engine, session_factory
@@ -37,6 +36,7 @@ from sandbox.threaded import serve_in_thread
 from worker import open_workers
 from workflows.draw import ensure_draws
 from workflows.journey_events import ReceivedEvent, journey_workflow_id
+from workflows.runs import deliver_event, start_journey
 
 
 @dataclass(frozen=True)
@@ -172,13 +172,22 @@ async def add_sample_fan(sessions: async_sessionmaker[AsyncSession], profile: Sa
 
 
 async def play(
-    env: WorkflowEnvironment, client: Client, fan_id: str, script: Sequence[Scripted]
+    env: WorkflowEnvironment, client: Client, scripts: Mapping[str, Sequence[Scripted]]
 ) -> None:
-    """Play the script at its moments, then let every journey of the fan run to its end."""
-    for number, scripted in enumerate(script):
+    """Play each fan's script at its moments (all fans on one clock), then let every journey
+    of those fans run to its end."""
+    moments = sorted(
+        (
+            (scripted.at, fan_id, number, scripted)
+            for fan_id, script in scripts.items()
+            for number, scripted in enumerate(script)
+        ),
+        key=lambda entry: entry[0],
+    )
+    for at, fan_id, number, scripted in moments:
         now = await env.get_current_time()
-        if scripted.at > now:
-            await env.sleep(scripted.at - now)
+        if at > now:
+            await env.sleep(at - now)
         if scripted.type == "enroll":
             await start_journey(client, latest_journey(scripted.data["journey"]), fan_id)
             continue
@@ -186,10 +195,11 @@ async def play(
             event_id=f"simulated-{fan_id}-{number}",
             type=scripted.type,
             data=dict(scripted.data),
-            occurred_at=scripted.at.isoformat(),
+            occurred_at=at.isoformat(),
         )
         await deliver_event(client, fan_id, event)
-    await finish_all(env, client, fan_id)
+    for fan_id in scripts:
+        await finish_all(env, client, fan_id)
 
 
 async def finish_all(env: WorkflowEnvironment, client: Client, fan_id: str) -> None:
@@ -284,7 +294,7 @@ async def simulate(profile_name: str) -> tuple[SampleProfile, list[TimelineEntry
     profile = PROFILES[profile_name]
     async with simulation() as (env, sessions, store):
         fan_id = await add_sample_fan(sessions, profile)
-        await play(env, env.client, fan_id, default_script(await env.get_current_time()))
+        await play(env, env.client, {fan_id: default_script(await env.get_current_time())})
         return profile, await timeline(sessions, store, fan_id)
 
 

@@ -51,10 +51,12 @@ async def test_an_operator_finds_the_run_by_fan_id_and_sees_its_step(
     await wait_for_messages(sandbox, fan["email"], 1)
     handle = temporal.get_workflow_handle(enrolled.json()["workflow_id"])
     for _ in range(100):
-        if (await handle.query(JourneyWorkflow.state)).step == "settle-in":
+        if (await handle.query(JourneyWorkflow.state)).step == "sports-picked":
             break
         await asyncio.sleep(0.05)
-    query = f'FanId = "{fan["id"]}" AND Journey = "club-onboarding" AND JourneyStep = "settle-in"'
+    query = (
+        f'FanId = "{fan["id"]}" AND Journey = "club-onboarding" AND JourneyStep = "sports-picked"'
+    )
     for _ in range(100):  # visibility is eventually consistent
         found = [w async for w in temporal.list_workflows(query)]
         if found:

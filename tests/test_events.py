@@ -2,47 +2,14 @@
 
 import asyncio
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from journeys.journey import Journey
-from journeys.registry import register
-from journeys.steps import Branch, Case, EventSaid, Send, WaitFor
 from tests.conftest import Sandbox, create_fan
 
 pytestmark = pytest.mark.usefixtures("workers")
-
-# Starts on lottery registration, then waits for the draw result.
-LOTTERY = Journey(
-    name=f"test-lottery-{uuid.uuid4().hex[:6]}",
-    version=1,
-    entry_event="lottery.registered",
-    exit_on=("fan.unsubscribed_all",),
-    steps=(
-        Send(id="registered", message="club_welcome", channel="email", category="service"),
-        WaitFor(id="draw", event="lottery.drawn", timeout=timedelta(days=60)),
-        Branch(
-            id="result",
-            cases=(
-                Case(
-                    EventSaid("draw", "result", "selected"),
-                    (
-                        Send(
-                            id="selected",
-                            message="club_welcome",
-                            channel="email",
-                            category="urgent",
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ),
-)
-register(LOTTERY)
 
 
 async def post_event(
@@ -74,16 +41,21 @@ async def test_an_entry_event_starts_the_journey_and_a_later_event_moves_it_on(
     fan = await create_fan(api)
     started = await post_event(api, fan, "lottery.registered")
     assert started.status_code == 202, started.text
-    assert started.json()["delivered_to"] == [f"journey:{LOTTERY.name}:{fan['id']}"]
+    assert started.json()["delivered_to"] == [f"journey:ticket-buyer:{fan['id']}"]
 
     waiting = await journeys_of(api, fan["id"], lambda js: js and js[0]["step"] == "draw")
     assert waiting[0]["waiting_for"] == "lottery.drawn" and waiting[0]["status"] == "running"
 
     drawn = await post_event(api, fan, "lottery.drawn", result="selected")
     assert drawn.json()["delivered_to"] == started.json()["delivered_to"]
-    done = await journeys_of(api, fan["id"], lambda js: js and js[0]["status"] == "completed")
-    assert done[0]["journey"] == LOTTERY.name and done[0]["version"] == 1
-    assert len(sandbox.received_by(fan["email"])) == 2
+    buying = await journeys_of(api, fan["id"], lambda js: js and js[0]["step"] == "purchase")
+    assert buying[0]["journey"] == "ticket-buyer" and buying[0]["version"] == 1
+    assert buying[0]["waiting_for"] == "ticket.purchased"
+    subjects = [m.subject for m in sandbox.received_by(fan["email"])]
+    assert subjects == [
+        "You are registered for the ticket lottery",
+        "Good news: you have been drawn in the ticket lottery",
+    ]
 
 
 async def test_the_same_event_id_twice_is_accepted_once(api: httpx.AsyncClient) -> None:

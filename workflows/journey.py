@@ -12,17 +12,21 @@ from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LoadTraitsInput, RecordEntryInput, SendInput
+    from activities.contracts import (
+        ENROLL_ACTIVITY,
+        EnrollInput,
+        LoadTraitsInput,
+        RecordEntryInput,
+        SendInput,
+    )
     from activities.draws import DrawActivities
     from activities.send import SendActivities
     from activities.traits import TraitsActivities
     from journeys.calendar import EDITION_TIME_ZONE, at_local_time, calendar_date, local_day
     from journeys.journey import Journey
-    from journeys.registry import get_journey, latest_journey
+    from journeys.registry import get_journey
     from journeys.steps import (
         Branch,
         CalendarDate,
@@ -42,8 +46,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from journeys.traits import Traits
     from workflows import search_attributes as sa
-    from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent, journey_workflow_id
-    from workflows.task_queues import JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
+    from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent
+    from workflows.task_queues import SEND_TASK_QUEUE
 
 # Provider outages can last hours; the ledger makes every retry safe.
 SEND_RETRY = RetryPolicy(
@@ -336,19 +340,20 @@ class JourneyWorkflow:
         self, step: WaitUntil | Deadline, item: dict[str, str] | None, zone: str
     ) -> datetime:
         """The date's day in `zone`, plus the offset, at `step.at` in `zone`."""
-        day = self._date(step.date, item, zone) + step.offset
+        day = self._date(step.date, item) + step.offset
         return at_local_time(day, step.at, zone)
 
     def _zone(self) -> str:
         return self._traits.time_zone if self._traits else EDITION_TIME_ZONE
 
-    def _date(self, ref: DateRef, item: dict[str, str] | None, zone: str) -> date:
+    def _date(self, ref: DateRef, item: dict[str, str] | None) -> date:
         if isinstance(ref, CalendarDate):
             return calendar_date(ref.name)
         value = (item or {}).get(ref.field)
         if value is None:
             raise ValueError(f"the current item has no {ref.field!r}")
-        return local_day(datetime.fromisoformat(value), zone)
+        # A session at 21:00 in Paris is on that Paris day for every fan, wherever they live.
+        return local_day(datetime.fromisoformat(value), EDITION_TIME_ZONE)
 
     # ---- choosing and looping -------------------------------------------------------------
 
@@ -358,13 +363,13 @@ class JourneyWorkflow:
         return self._progress.choices[key]
 
     async def _every(self, step: Every, key: str, item: dict[str, str] | None) -> None:
-        until = at_local_time(
-            self._date(step.until, item, EDITION_TIME_ZONE), time(0), EDITION_TIME_ZONE
-        )
+        until = at_local_time(self._date(step.until, item), time(0), EDITION_TIME_ZONE)
         iteration = self._progress.iterations.get(key, 0)
         while True:
             if iteration > 0:
-                await self._sleep(f"{key}[{iteration}]~", workflow.now() + step.interval)
+                # Never past `until`: what follows the loop must not wait for a last interval.
+                next_time = min(workflow.now() + step.interval, until)
+                await self._sleep(f"{key}[{iteration}]~", next_time)
             if workflow.now() >= until:
                 return
             await self._steps(step.steps, f"{key}[{iteration}]/", item)
@@ -407,9 +412,7 @@ class JourneyWorkflow:
 
     async def _for_each(self, step: ForEach, key: str) -> None:
         items = self._progress.items.setdefault(step.id, {})
-        until = at_local_time(
-            self._date(step.until, None, EDITION_TIME_ZONE), time(0), EDITION_TIME_ZONE
-        )
+        until = at_local_time(self._date(step.until, None), time(0), EDITION_TIME_ZONE)
         running: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
@@ -475,19 +478,11 @@ class JourneyWorkflow:
             self._progress.messages_sent += 1
 
     async def _start(self, step: Start) -> None:
-        other = latest_journey(step.journey)
-        try:
-            await workflow.start_child_workflow(
-                JourneyWorkflow.run,
-                JourneyInput(self._input.fan_id, other.name, other.version),
-                id=journey_workflow_id(other.name, self._input.fan_id),
-                task_queue=JOURNEY_TASK_QUEUE,
-                # The other journey lives its own life, whatever becomes of this one.
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                search_attributes=None,
-            )
-        except WorkflowAlreadyStartedError:
-            pass  # already on it: nothing to do
+        await workflow.execute_activity(
+            ENROLL_ACTIVITY,
+            EnrollInput(self._input.fan_id, step.journey),
+            start_to_close_timeout=TRAITS_TIMEOUT,
+        )
 
     async def _facts(self, item: dict[str, str] | None) -> Facts:
         traits = await self._refresh_traits()

@@ -5,7 +5,6 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import SessionDep, TemporalDep
-from api.journey_runs import start_journey
 from api.problems import ProblemError
 from api.routes.fans import load_fan
 from api.schemas import EnrollmentRequest, EnrollmentResponse
@@ -13,6 +12,7 @@ from journeys.registry import UnknownJourneyError, latest_journey
 from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
 from workflows.journey_events import journey_workflow_id
+from workflows.runs import start_journey
 
 router = APIRouter(prefix="/v1/journeys", tags=["enrollments"])
 

@@ -8,12 +8,12 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from api import feedback
 from api.deps import SessionDep, TemporalDep
-from api.journey_runs import deliver_event
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
 from api.schemas_events import FanReference
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
 from workflows.journey_events import ReceivedEvent
+from workflows.runs import deliver_event
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

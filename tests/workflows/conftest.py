@@ -26,7 +26,14 @@ class JourneyEnvironment:
     sessions: async_sessionmaker[AsyncSession]
 
     async def add_fan(
-        self, *, locale: str = "en", phone: str | None = None, consents: tuple[str, ...] = ()
+        self,
+        *,
+        locale: str = "en",
+        phone: str | None = None,
+        consents: tuple[str, ...] = (),
+        country: str | None = None,
+        time_zone: str = "Europe/Paris",
+        interests: tuple[str, ...] = (),
     ) -> Fan:
         tag = uuid.uuid4().hex[:10]
         fan = Fan(
@@ -34,8 +41,9 @@ class JourneyEnvironment:
             email=f"fan-{tag}@example.org",
             phone=phone,
             locale=locale,
-            time_zone="Europe/Paris",
-            interests=[],
+            country=country,
+            time_zone=time_zone,
+            interests=list(interests),
             consents=[Consent(purpose=p, granted=True, source="test") for p in consents],
         )
         async with self.sessions() as session:

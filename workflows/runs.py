@@ -1,4 +1,5 @@
-"""Starting and signalling journey runs: the one place the API talks to JourneyWorkflow."""
+"""Starting and signalling journey runs from outside a workflow: the API, the enroll activity
+and the simulator all go through here."""
 
 from typing import Any
 
