@@ -1,0 +1,69 @@
+"""Record the histories the replay tests run the interpreter over.
+
+    .venv/bin/python -m tests.workflows.record_histories
+
+Two sample fans live every released journey in the time-skipping server (relay.simulate):
+one takes the happy paths (drawn, buys, accepted, carries the torch), the other the rest
+(not drawn, declined, not drawn for the torch). Each run's final history, and the draw's, is
+saved as JSON under tests/workflows/histories/. Re-record only when a journey version is
+added: the point of the files is that old histories keep replaying on new code.
+"""
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from journeys.calendar import CALENDAR, EDITION_TIME_ZONE, at_local_time
+from journeys.registry import DRAWS, JOURNEYS, get_journey
+from relay.simulate import PROFILES, Scripted, add_sample_fan, default_script, play, simulation
+from workflows.draw import draw_workflow_id
+from workflows.journey_events import journey_workflow_id
+from workflows.runs import start_journey
+
+HERE = Path(__file__).resolve().parent / "histories"
+
+
+def other_paths(start: datetime) -> list[Scripted]:
+    noon = at_local_time(
+        CALENDAR["lottery_draw"], datetime.min.time().replace(hour=12), EDITION_TIME_ZONE
+    )
+    return [
+        Scripted(start, "enroll", {"journey": "club-onboarding"}),
+        Scripted(start + timedelta(hours=3), "profile.interests_updated"),
+        Scripted(start + timedelta(days=10), "volunteer.applied"),
+        Scripted(start + timedelta(days=30), "volunteer.decided", {"decision": "declined"}),
+        Scripted(start + timedelta(days=40), "torch.applied"),
+        Scripted(noon - timedelta(days=20), "lottery.registered"),
+        Scripted(noon, "lottery.drawn", {"result": "not_selected"}),
+    ]
+
+
+async def record() -> None:
+    async with simulation() as (env, sessions, _):
+        start = await env.get_current_time()
+        happy = await add_sample_fan(sessions, PROFILES["lyon"])
+        other = await add_sample_fan(sessions, PROFILES["osaka"])
+        # Fans already on club-onboarding v1 keep it for years: its history replays too.
+        first = await add_sample_fan(sessions, PROFILES["lyon"])
+        await start_journey(env.client, get_journey("club-onboarding", 1), first)
+        await play(
+            env,
+            env.client,
+            {happy: default_script(start), other: other_paths(start), first: []},
+        )
+        for label, fan_id in (("happy", happy), ("other", other), ("v1", first)):
+            for name in JOURNEYS:
+                handle = env.client.get_workflow_handle(journey_workflow_id(name, fan_id))
+                try:
+                    history = await handle.fetch_history()
+                except Exception:  # not on this journey
+                    continue
+                (HERE / f"{name}.{label}.json").write_text(history.to_json())
+        for spec in DRAWS:
+            handle = env.client.get_workflow_handle(draw_workflow_id(spec.name))
+            await handle.result()
+            (HERE / f"draw.{spec.name}.json").write_text((await handle.fetch_history()).to_json())
+
+
+if __name__ == "__main__":
+    asyncio.run(record())

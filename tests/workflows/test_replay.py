@@ -1,0 +1,39 @@
+"""Interpreter changes must not break fans already running: recorded histories of every
+released journey (and of the draw) replay on the current code without a nondeterminism error.
+
+The histories come from `python -m tests.workflows.record_histories`.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from journeys.lock import lock_key
+from journeys.registry import RELEASED
+from workflows.draw import DrawWorkflow
+from workflows.journey import JourneyWorkflow
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_a_recorded_history_replays_on_the_current_interpreter(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[JourneyWorkflow, DrawWorkflow])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def test_every_released_journey_version_has_a_recorded_history() -> None:
+    recorded = set()
+    for path in RECORDED:
+        started = WorkflowHistory.from_json(path.stem, path.read_text()).events[0]
+        [payload] = started.workflow_execution_started_event_attributes.input.payloads
+        input = json.loads(payload.data)
+        if "journey" in input and "version" in input:
+            recorded.add(f"{input['journey']}@{input['version']}")
+    assert recorded == {lock_key(j) for j in RELEASED}
