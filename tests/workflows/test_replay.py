@@ -17,21 +17,25 @@ from workflows.draw import DrawWorkflow
 from workflows.journey import JourneyWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
-RECORDED = sorted(HISTORIES.glob("*.json"))
+RECORDED = [
+    WorkflowHistory.from_json(path.stem, path.read_text())
+    for path in sorted(HISTORIES.glob("*.json"))
+]
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
-async def test_a_recorded_history_replays_on_the_current_interpreter(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+@pytest.mark.parametrize("history", RECORDED, ids=lambda h: h.workflow_id)
+async def test_a_recorded_history_replays_on_the_current_interpreter(
+    history: WorkflowHistory,
+) -> None:
     replayer = Replayer(workflows=[JourneyWorkflow, DrawWorkflow])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    assert result.replay_failure is None, f"{history.workflow_id}: {result.replay_failure}"
 
 
 def test_every_released_journey_version_has_a_recorded_history() -> None:
     recorded = set()
-    for path in RECORDED:
-        started = WorkflowHistory.from_json(path.stem, path.read_text()).events[0]
+    for history in RECORDED:
+        started = history.events[0]
         [payload] = started.workflow_execution_started_event_attributes.input.payloads
         input = json.loads(payload.data)
         if "journey" in input and "version" in input:
