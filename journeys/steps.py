@@ -138,6 +138,15 @@ Predicate = (
 )
 
 
+def reads_traits(predicate: Predicate) -> bool:
+    """Whether deciding needs fresh traits (an activity), or only the events received."""
+    if isinstance(predicate, AllOf | AnyOf):
+        return any(reads_traits(p) for p in predicate.predicates)
+    if isinstance(predicate, Not):
+        return reads_traits(predicate.predicate)
+    return not isinstance(predicate, EventSaid | TimedOut | Received)
+
+
 @dataclass(frozen=True)
 class CalendarDate:
     """A date of the edition's calendar (journeys/calendar.py), by name."""
@@ -232,7 +241,8 @@ class Case:
 class Branch:
     """Run the steps of the first case whose predicate holds, else `otherwise`.
 
-    Traits are refreshed first, so the decision sees consents given during a long wait.
+    When a predicate reads traits, they are refreshed first, so the decision sees consents
+    given during a long wait.
     """
 
     id: str

@@ -129,6 +129,21 @@ def default_script(start: datetime) -> list[Scripted]:
     )
 
 
+def other_paths_script(start: datetime) -> list[Scripted]:
+    """The other branches: a fan who names their sports at once, is declined as a volunteer,
+    is not drawn for the torch relay (never confirms anything) and not drawn for tickets."""
+    noon = _paris(CALENDAR["lottery_draw"], 12)
+    return [
+        Scripted(start, "enroll", {"journey": "club-onboarding"}),
+        Scripted(start + timedelta(hours=3), "profile.interests_updated"),
+        Scripted(start + timedelta(days=10), "volunteer.applied"),
+        Scripted(start + timedelta(days=30), "volunteer.decided", {"decision": "declined"}),
+        Scripted(start + timedelta(days=40), "torch.applied"),
+        Scripted(noon - timedelta(days=20), "lottery.registered"),
+        Scripted(noon, "lottery.drawn", {"result": "not_selected"}),
+    ]
+
+
 async def add_sample_fan(sessions: async_sessionmaker[AsyncSession], profile: SampleProfile) -> str:
     tag = uuid.uuid4().hex[:8]
     fan = Fan(

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Wait,
         WaitFor,
         WaitUntil,
+        reads_traits,
     )
     from journeys.traits import Traits
     from workflows import search_attributes as sa
@@ -61,8 +62,6 @@ TRAITS_TIMEOUT = timedelta(seconds=30)
 # A run continues as new at its next wait after this long (so fans move to current code and
 # old patches can retire), or sooner when Temporal says the history is getting large.
 RUN_LIFETIME = timedelta(days=365)
-# Long timers are cut into pieces so a sleeping run still notices RUN_LIFETIME.
-LONGEST_TIMER = timedelta(days=90)
 SEEN_EVENTS_KEPT = 500
 # Progress.items key suffix for the members of same-day merged items.
 MEMBERS = "/members"
@@ -132,6 +131,8 @@ class JourneyWorkflow:
         self._suspending = False
         self._items_changed = 0
         self._started_at: datetime | None = None
+        # (JourneyStep, Status) as last upserted; the start sets ("start", "running").
+        self._published = ("start", "running")
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -191,6 +192,7 @@ class JourneyWorkflow:
                 JourneyInput(input.fan_id, input.journey, input.version, self._progress)
             )
         self._enter_step("done")
+        self._publish_step()
         return self.state()
 
     async def _steps(
@@ -217,7 +219,8 @@ class JourneyWorkflow:
             case WaitFor():
                 await self._wait_for(step, key, item)
             case Branch():
-                facts = await self._facts(item)
+                fresh = any(reads_traits(case.when) for case in step.cases)
+                facts = await self._facts(item, fresh)
                 chosen = self._choose(
                     key, lambda: next((i for i, c in enumerate(step.cases) if c.when(facts)), -1)
                 )
@@ -251,6 +254,7 @@ class JourneyWorkflow:
         """Wait for `ready()` or `until`; exits and continue-as-new interrupt at once.
         True when ready, False when the time came."""
         self._waiting_until = until
+        self._publish_step()
         try:
             while True:
                 self._check_interrupts()
@@ -262,7 +266,11 @@ class JourneyWorkflow:
                 now = workflow.now()
                 if until is not None and now >= until:
                     return False
-                piece = min(until - now, LONGEST_TIMER) if until is not None else LONGEST_TIMER
+                # One timer to the deadline, cut only where the run's lifetime ends.
+                assert self._started_at is not None
+                piece = self._started_at + RUN_LIFETIME - now
+                if until is not None:
+                    piece = min(until - now, piece)
                 try:
                     await workflow.wait_condition(
                         lambda: ready() or self._interrupted(), timeout=piece
@@ -290,7 +298,7 @@ class JourneyWorkflow:
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
         assert self._started_at is not None
-        too_old = workflow.now() - self._started_at > RUN_LIFETIME
+        too_old = workflow.now() - self._started_at >= RUN_LIFETIME
         return too_old or info.is_continue_as_new_suggested()
 
     async def _wait_for(self, step: WaitFor, key: str, item: dict[str, str] | None) -> None:
@@ -484,8 +492,8 @@ class JourneyWorkflow:
             start_to_close_timeout=TRAITS_TIMEOUT,
         )
 
-    async def _facts(self, item: dict[str, str] | None) -> Facts:
-        traits = await self._refresh_traits()
+    async def _facts(self, item: dict[str, str] | None, fresh: bool) -> Facts:
+        traits = await self._refresh_traits() if fresh or self._traits is None else self._traits
         return Facts(traits=traits, events=self._progress.event_results, item=item)
 
     async def _refresh_traits(self) -> Traits:
@@ -497,7 +505,15 @@ class JourneyWorkflow:
         return self._traits
 
     def _enter_step(self, step: str) -> None:
+        """The step the query shows at once; the search attributes follow when it waits."""
         self._current_step = step
-        workflow.upsert_search_attributes(
-            [sa.JOURNEY_STEP.value_set(step), sa.STATUS.value_set(self._status)]
-        )
+
+    def _publish_step(self) -> None:
+        """Tell visibility where the run waits (one upsert, one Cloud action: only for steps
+        that wait, which are the ones an operator looks for, and only when it changed)."""
+        published = (self._current_step, self._status)
+        if published != self._published:
+            self._published = published
+            workflow.upsert_search_attributes(
+                [sa.JOURNEY_STEP.value_set(published[0]), sa.STATUS.value_set(published[1])]
+            )

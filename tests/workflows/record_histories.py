@@ -10,32 +10,22 @@ added: the point of the files is that old histories keep replaying on new code.
 """
 
 import asyncio
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from journeys.calendar import CALENDAR, EDITION_TIME_ZONE, at_local_time
 from journeys.registry import DRAWS, JOURNEYS, get_journey
-from relay.simulate import PROFILES, Scripted, add_sample_fan, default_script, play, simulation
+from relay.simulate import (
+    PROFILES,
+    add_sample_fan,
+    default_script,
+    other_paths_script,
+    play,
+    simulation,
+)
 from workflows.draw import draw_workflow_id
 from workflows.journey_events import journey_workflow_id
 from workflows.runs import start_journey
 
 HERE = Path(__file__).resolve().parent / "histories"
-
-
-def other_paths(start: datetime) -> list[Scripted]:
-    noon = at_local_time(
-        CALENDAR["lottery_draw"], datetime.min.time().replace(hour=12), EDITION_TIME_ZONE
-    )
-    return [
-        Scripted(start, "enroll", {"journey": "club-onboarding"}),
-        Scripted(start + timedelta(hours=3), "profile.interests_updated"),
-        Scripted(start + timedelta(days=10), "volunteer.applied"),
-        Scripted(start + timedelta(days=30), "volunteer.decided", {"decision": "declined"}),
-        Scripted(start + timedelta(days=40), "torch.applied"),
-        Scripted(noon - timedelta(days=20), "lottery.registered"),
-        Scripted(noon, "lottery.drawn", {"result": "not_selected"}),
-    ]
 
 
 async def record() -> None:
@@ -49,7 +39,7 @@ async def record() -> None:
         await play(
             env,
             env.client,
-            {happy: default_script(start), other: other_paths(start), first: []},
+            {happy: default_script(start), other: other_paths_script(start), first: []},
         )
         for label, fan_id in (("happy", happy), ("other", other), ("v1", first)):
             for name in JOURNEYS:
