@@ -99,6 +99,14 @@ async def test_club_onboarding_does_not_nudge_a_fan_who_picks_sports(
     assert messages(entries)[0] == "club_welcome" and "club_sport_news" in messages(entries)
 
 
+def lottery(calendar: dict[str, date], result: str) -> list[Scripted]:
+    """Registration when the lottery opens, then its result on the draw day."""
+    return [
+        Scripted(paris(calendar["lottery_opens"]), "lottery.registered"),
+        Scripted(paris(calendar["lottery_draw"]), "lottery.drawn", {"result": result}),
+    ]
+
+
 def _purchase(at: datetime, session_id: str, starts_at: datetime) -> Scripted:
     return Scripted(
         at, "ticket.purchased", {"session_id": session_id, "starts_at": starts_at.isoformat()}
@@ -119,8 +127,7 @@ async def test_a_drawn_buyer_is_confirmed_reminded_of_beneficiaries_and_handed_t
             sandbox,
             fan.id,
             [
-                Scripted(paris(calendar["lottery_opens"]), "lottery.registered"),
-                Scripted(paris(calendar["lottery_draw"]), "lottery.drawn", {"result": "selected"}),
+                *lottery(calendar, "selected"),
                 _purchase(
                     paris(calendar["lottery_draw"] + timedelta(days=2)),
                     f"S-{uuid.uuid4().hex[:6]}",
@@ -156,10 +163,7 @@ async def test_a_buyer_not_drawn_hears_of_the_next_sales_phase_the_evening_befor
             sandbox,
             fan.id,
             [
-                Scripted(paris(calendar["lottery_opens"]), "lottery.registered"),
-                Scripted(
-                    paris(calendar["lottery_draw"]), "lottery.drawn", {"result": "not_selected"}
-                ),
+                *lottery(calendar, "not_selected"),
             ],
         )
     assert messages(entries) == ["lottery_registered", "lottery_not_selected", "flash_sales_open"]
@@ -179,8 +183,7 @@ async def test_a_drawn_buyer_who_never_buys_is_reminded_then_offered_the_next_ph
             sandbox,
             fan.id,
             [
-                Scripted(paris(calendar["lottery_opens"]), "lottery.registered"),
-                Scripted(paris(calendar["lottery_draw"]), "lottery.drawn", {"result": "selected"}),
+                *lottery(calendar, "selected"),
             ],
         )
     assert messages(entries) == [
