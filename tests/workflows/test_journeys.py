@@ -6,8 +6,9 @@ would cause at their dates, exactly as the API delivers them, and reads the ledg
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,26 +46,40 @@ def messages(entries: list[TimelineEntry], journey: str | None = None) -> list[s
     return [e.message for e in entries if e.status == "sent" and journey in (None, e.journey)]
 
 
+@dataclass(frozen=True)
+class Life:
+    """A fan's life through the journeys: when it began, the calendar it ran on, the ledger."""
+
+    began: datetime
+    calendar: dict[str, date]
+    entries: list[TimelineEntry]
+
+
 async def live(
-    environment: JourneyEnvironment, sandbox: Sandbox, fan_id: str, script: list[Scripted]
-) -> list[TimelineEntry]:
-    await play(environment.env, environment.env.client, {fan_id: script})
-    return await timeline(environment.sessions, sandbox.store, fan_id)
+    environment: JourneyEnvironment,
+    sandbox: Sandbox,
+    fan_id: str,
+    script: Callable[[datetime, dict[str, date]], list[Scripted]],
+) -> Life:
+    """Play `script(now, calendar)` for the fan with the edition a month ahead."""
+    now = await environment.env.get_current_time()
+    with edition_ahead(now) as calendar:
+        await play(environment.env, environment.env.client, {fan_id: script(now, calendar)})
+        entries = await timeline(environment.sessions, sandbox.store, fan_id)
+    return Life(now, calendar, entries)
 
 
 async def test_club_onboarding_nudges_once_sends_news_until_the_games_then_asks_for_legacy(
     journey_environment: JourneyEnvironment, sandbox: Sandbox
 ) -> None:
     fan = await journey_environment.add_fan(locale="fr", consents=("email_marketing",))
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now) as calendar:
-        entries = await live(
-            journey_environment,
-            sandbox,
-            fan.id,
-            [Scripted(now, "enroll", {"journey": "club-onboarding"})],
-        )
-
+    life = await live(
+        journey_environment,
+        sandbox,
+        fan.id,
+        lambda now, _: [Scripted(now, "enroll", {"journey": "club-onboarding"})],
+    )
+    now, calendar, entries = life.began, life.calendar, life.entries
     sent = messages(entries)
     assert sent[:2] == ["club_welcome", "club_sports_nudge"]
     assert sent[-1] == "club_legacy_consent"
@@ -84,17 +99,17 @@ async def test_club_onboarding_does_not_nudge_a_fan_who_picks_sports(
     journey_environment: JourneyEnvironment, sandbox: Sandbox
 ) -> None:
     fan = await journey_environment.add_fan(consents=("email_marketing",))
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now):
-        entries = await live(
+    entries = (
+        await live(
             journey_environment,
             sandbox,
             fan.id,
-            [
+            lambda now, _: [
                 Scripted(now, "enroll", {"journey": "club-onboarding"}),
                 Scripted(now + timedelta(hours=5), "profile.interests_updated"),
             ],
         )
+    ).entries
     assert "club_sports_nudge" not in messages(entries)
     assert messages(entries)[0] == "club_welcome" and "club_sport_news" in messages(entries)
 
@@ -119,22 +134,21 @@ async def test_a_drawn_buyer_is_confirmed_reminded_of_beneficiaries_and_handed_t
     fan = await journey_environment.add_fan(
         locale="de", country="DE", consents=("email_marketing",)
     )
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now) as calendar:
-        session_day = calendar["games_open"] + timedelta(days=3)
-        entries = await live(
+    entries = (
+        await live(
             journey_environment,
             sandbox,
             fan.id,
-            [
+            lambda _, calendar: [
                 *lottery(calendar, "selected"),
                 _purchase(
                     paris(calendar["lottery_draw"] + timedelta(days=2)),
                     f"S-{uuid.uuid4().hex[:6]}",
-                    paris(session_day, 20),
+                    paris(calendar["games_open"] + timedelta(days=3), 20),
                 ),
             ],
         )
+    ).entries
     assert messages(entries, "ticket-buyer") == [
         "lottery_registered",
         "lottery_selected",
@@ -156,16 +170,10 @@ async def test_a_buyer_not_drawn_hears_of_the_next_sales_phase_the_evening_befor
     fan = await journey_environment.add_fan(
         time_zone="America/New_York", country="US", consents=("email_marketing",)
     )
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now) as calendar:
-        entries = await live(
-            journey_environment,
-            sandbox,
-            fan.id,
-            [
-                *lottery(calendar, "not_selected"),
-            ],
-        )
+    life = await live(
+        journey_environment, sandbox, fan.id, lambda _, calendar: lottery(calendar, "not_selected")
+    )
+    entries, calendar = life.entries, life.calendar
     assert messages(entries) == ["lottery_registered", "lottery_not_selected", "flash_sales_open"]
     flash = entries[-1].at.astimezone(ZoneInfo("America/New_York"))
     assert flash.date() == calendar["flash_sales_open"] - timedelta(days=1)
@@ -176,16 +184,10 @@ async def test_a_drawn_buyer_who_never_buys_is_reminded_then_offered_the_next_ph
     journey_environment: JourneyEnvironment, sandbox: Sandbox
 ) -> None:
     fan = await journey_environment.add_fan(consents=("email_marketing",))
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now) as calendar:
-        entries = await live(
-            journey_environment,
-            sandbox,
-            fan.id,
-            [
-                *lottery(calendar, "selected"),
-            ],
-        )
+    life = await live(
+        journey_environment, sandbox, fan.id, lambda _, calendar: lottery(calendar, "selected")
+    )
+    entries, calendar = life.entries, life.calendar
     assert messages(entries) == [
         "lottery_registered",
         "lottery_selected",
@@ -208,27 +210,22 @@ async def test_spectator_merges_same_day_sessions_and_forgets_a_transferred_one(
         time_zone="Asia/Tokyo",
         consents=("email_marketing",),
     )
-    now = await journey_environment.env.get_current_time()
     tag = uuid.uuid4().hex[:6]
-    with edition_ahead(now) as calendar:
+
+    def purchases_and_a_transfer(_: datetime, calendar: dict[str, date]) -> list[Scripted]:
         day = calendar["games_open"] + timedelta(days=2)
-        other_day = day + timedelta(days=3)
         bought = paris(calendar["flash_sales_open"])
-        entries = await live(
-            journey_environment,
-            sandbox,
-            fan.id,
-            [
-                _purchase(bought, f"ATH-{tag}", paris(day, 21)),
-                _purchase(bought + timedelta(hours=1), f"SWM-{tag}", paris(day, 10)),
-                _purchase(bought + timedelta(hours=2), f"JUD-{tag}", paris(other_day, 16)),
-                Scripted(
-                    bought + timedelta(days=5),
-                    "ticket.transferred_out",
-                    {"session_id": f"JUD-{tag}"},
-                ),
-            ],
-        )
+        return [
+            _purchase(bought, f"ATH-{tag}", paris(day, 21)),
+            _purchase(bought + timedelta(hours=1), f"SWM-{tag}", paris(day, 10)),
+            _purchase(bought + timedelta(hours=2), f"JUD-{tag}", paris(day + timedelta(3), 16)),
+            Scripted(
+                bought + timedelta(days=5), "ticket.transferred_out", {"session_id": f"JUD-{tag}"}
+            ),
+        ]
+
+    life = await live(journey_environment, sandbox, fan.id, purchases_and_a_transfer)
+    entries, day = life.entries, life.calendar["games_open"] + timedelta(days=2)
     assert messages(entries) == [
         "previsit_practical",
         "previsit_transport",
@@ -252,18 +249,18 @@ async def test_an_accepted_volunteer_is_trained_equipped_scheduled_and_thanked(
     journey_environment: JourneyEnvironment, sandbox: Sandbox
 ) -> None:
     fan = await journey_environment.add_fan(locale="es", country="ES")
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now):
-        entries = await live(
+    entries = (
+        await live(
             journey_environment,
             sandbox,
             fan.id,
-            [
+            lambda now, _: [
                 Scripted(now, "volunteer.applied"),
                 Scripted(now + timedelta(days=20), "volunteer.interviewed"),
                 Scripted(now + timedelta(days=40), "volunteer.decided", {"decision": "accepted"}),
             ],
         )
+    ).entries
     assert messages(entries) == [
         "volunteer_received",
         "volunteer_interviewed",
@@ -280,16 +277,16 @@ async def test_a_declined_volunteer_hears_so_and_nothing_more(
     journey_environment: JourneyEnvironment, sandbox: Sandbox
 ) -> None:
     fan = await journey_environment.add_fan()
-    now = await journey_environment.env.get_current_time()
-    with edition_ahead(now):
-        entries = await live(
+    entries = (
+        await live(
             journey_environment,
             sandbox,
             fan.id,
-            [
+            lambda now, _: [
                 Scripted(now, "volunteer.applied"),
                 Scripted(now + timedelta(days=10), "volunteer.decided", {"decision": "declined"}),
             ],
         )
+    ).entries
     # Never interviewed: the interview wait times out, the decision still arrives.
     assert messages(entries) == ["volunteer_received", "volunteer_declined"]
