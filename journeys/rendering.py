@@ -79,6 +79,11 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+def _as_datetime(value: datetime | str) -> datetime:
+    """Templates get moments as datetimes, or as ISO 8601 strings when event data carries them."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 def load_translations(locale: str, locale_dir: Path = LOCALE_DIR) -> NullTranslations:
     """Compile the locale's .po catalog in memory: no build step, no stale .mo files."""
     po_path = locale_dir / locale / "LC_MESSAGES" / "messages.po"
@@ -100,7 +105,10 @@ class MessageRenderer:
         wrap: Callable[[str, NullTranslations], NullTranslations] | None = None,
     ):
         """`wrap` lets a tool watch every string looked up (journeys.lint does)."""
-        self._templates_dir = templates_dir
+        # Messages written once as body.html (journey messages): looked up once, not per send.
+        self._single_body = {
+            name for name in MESSAGES if (templates_dir / name / "body.html").exists()
+        }
         self._translations = {
             locale: load_translations(locale, locale_dir) for locale in SUPPORTED_LOCALES
         }
@@ -127,8 +135,7 @@ class MessageRenderer:
 
         def local_datetime(value: datetime | str, zone: str) -> str:
             """A moment as the fan reads it: their language, their time zone, their clock."""
-            if isinstance(value, str):  # ISO 8601, as event data carries it
-                value = datetime.fromisoformat(value)
+            value = _as_datetime(value)
             tz = ZoneInfo(zone)
             day = format_skeleton("yMMMEd", value, tzinfo=tz, locale=locale)
             return f"{day} {format_time(value, 'short', tzinfo=tz, locale=locale)}"
@@ -138,9 +145,7 @@ class MessageRenderer:
             return format_date(value, "long", locale=locale)
 
         def local_time(value: datetime | str, zone: str) -> str:
-            if isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            return format_time(value, "short", tzinfo=ZoneInfo(zone), locale=locale)
+            return format_time(_as_datetime(value), "short", tzinfo=ZoneInfo(zone), locale=locale)
 
         environment.filters["local_datetime"] = local_datetime
         environment.filters["local_date"] = local_date
@@ -149,7 +154,7 @@ class MessageRenderer:
 
     def render_email(self, message: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
         subject = self._render(message, "email_subject.txt", locale, context).strip()
-        if not (self._templates_dir / message / "body.html").exists():
+        if message not in self._single_body:
             return RenderedEmail(
                 subject=subject,
                 html=self._render(message, "email.html", locale, context),

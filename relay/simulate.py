@@ -76,7 +76,8 @@ class TimelineEntry:
     seen: str
 
 
-def _paris(day: date, hour: int, minute: int = 0) -> datetime:
+def paris(day: date, hour: int = 12, minute: int = 0) -> datetime:
+    """A moment on the edition's clock."""
     return at_local_time(day, time(hour, minute), EDITION_TIME_ZONE)
 
 
@@ -89,7 +90,7 @@ SESSIONS = (
 
 
 def session_start(days_after_opening: int, hour: int, minute: int) -> datetime:
-    return _paris(CALENDAR["games_open"] + timedelta(days=days_after_opening), hour, minute)
+    return paris(CALENDAR["games_open"] + timedelta(days=days_after_opening), hour, minute)
 
 
 def default_script(start: datetime) -> list[Scripted]:
@@ -99,7 +100,7 @@ def default_script(start: datetime) -> list[Scripted]:
     c = CALENDAR
     purchases = [
         Scripted(
-            _paris(when, 11),
+            paris(when, 11),
             "ticket.purchased",
             {"session_id": sid, "starts_at": session_start(d, h, m).isoformat()},
         )
@@ -118,12 +119,12 @@ def default_script(start: datetime) -> list[Scripted]:
             Scripted(start, "enroll", {"journey": "club-onboarding"}),
             Scripted(start + timedelta(days=45), "volunteer.applied"),
             Scripted(start + timedelta(days=60), "torch.applied"),
-            Scripted(_paris(c["lottery_opens"], 9), "lottery.registered"),
-            Scripted(_paris(c["lottery_draw"], 15), "lottery.drawn", {"result": "selected"}),
+            Scripted(paris(c["lottery_opens"], 9), "lottery.registered"),
+            Scripted(paris(c["lottery_draw"], 15), "lottery.drawn", {"result": "selected"}),
             *purchases,
             Scripted(start + timedelta(days=120), "volunteer.interviewed"),
             Scripted(start + timedelta(days=150), "volunteer.decided", {"decision": "accepted"}),
-            Scripted(_paris(c["torch_relay_draw"] + timedelta(days=2), 9), "torch.confirmed"),
+            Scripted(paris(c["torch_relay_draw"] + timedelta(days=2), 9), "torch.confirmed"),
         ],
         key=lambda s: s.at,
     )
@@ -132,7 +133,7 @@ def default_script(start: datetime) -> list[Scripted]:
 def other_paths_script(start: datetime) -> list[Scripted]:
     """The other branches: a fan who names their sports at once, is declined as a volunteer,
     is not drawn for the torch relay (never confirms anything) and not drawn for tickets."""
-    noon = _paris(CALENDAR["lottery_draw"], 12)
+    noon = paris(CALENDAR["lottery_draw"], 12)
     return [
         Scripted(start, "enroll", {"journey": "club-onboarding"}),
         Scripted(start + timedelta(hours=3), "profile.interests_updated"),

@@ -347,7 +347,7 @@ class JourneyWorkflow:
     def _moment(
         self, step: WaitUntil | Deadline, item: dict[str, str] | None, zone: str
     ) -> datetime:
-        """The date's day in `zone`, plus the offset, at `step.at` in `zone`."""
+        """The date's day plus the offset, at `step.at` o'clock in `zone`."""
         day = self._date(step.date, item) + step.offset
         return at_local_time(day, step.at, zone)
 
@@ -385,28 +385,25 @@ class JourneyWorkflow:
             self._progress.iterations[key] = iteration
 
     def _change_items(self, step: ForEach, event: ReceivedEvent) -> None:
+        # Same-day items keep their members apart and derive the day items from them.
+        bucket = step.id if step.same_day is None else step.id + MEMBERS
+        entries = self._progress.items.setdefault(bucket, {})
         item_key = event.data.get(step.key, "")
-        if step.same_day is None:
-            items = self._progress.items.setdefault(step.id, {})
-            if event.type == step.added_by:
-                items.setdefault(item_key, {}).update(event.data)
-            else:
-                items.pop(item_key, None)
+        if event.type == step.added_by:
+            entries.setdefault(item_key, {}).update(event.data)
         else:
-            members = self._progress.items.setdefault(step.id + MEMBERS, {})
-            if event.type == step.added_by:
-                members.setdefault(item_key, {}).update(event.data)
-            else:
-                members.pop(item_key, None)
-            self._merge_same_day(step, members)
+            entries.pop(item_key, None)
+        if step.same_day is not None:
+            self._merge_same_day(step, step.same_day, entries)
         self._items_changed += 1
 
-    def _merge_same_day(self, step: ForEach, members: dict[str, dict[str, str]]) -> None:
+    def _merge_same_day(
+        self, step: ForEach, moment_field: str, members: dict[str, dict[str, str]]
+    ) -> None:
         """One item per day: the earliest member's data, and every member's key listed."""
-        assert step.same_day is not None
         days: dict[str, list[dict[str, str]]] = {}
-        for data in sorted(members.values(), key=lambda d: d.get(step.same_day or "", "")):
-            moment = datetime.fromisoformat(data[step.same_day])
+        for data in sorted(members.values(), key=lambda d: d.get(moment_field, "")):
+            moment = datetime.fromisoformat(data[moment_field])
             days.setdefault(local_day(moment, EDITION_TIME_ZONE).isoformat(), []).append(data)
         items = self._progress.items.setdefault(step.id, {})
         for day in [d for d in items if d not in days]:

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from journeys.calendar import CALENDAR, EDITION_TIME_ZONE
-from relay.simulate import Scripted, TimelineEntry, play, timeline
+from relay.simulate import Scripted, TimelineEntry, paris, play, timeline
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment
 
@@ -36,10 +36,6 @@ def calendar_from(first_day: date) -> Iterator[dict[str, date]]:
 def edition_ahead(now: datetime) -> Iterator[dict[str, date]]:
     with calendar_from((now + timedelta(days=30)).date()) as calendar:
         yield calendar
-
-
-def paris(day: date, hour: int = 12) -> datetime:
-    return datetime.combine(day, time(hour), PARIS)
 
 
 def messages(entries: list[TimelineEntry], journey: str | None = None) -> list[str]:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from activities.draws import shuffled
 from journeys import torch_relay
 from relay.db.models import DrawEntry
-from relay.simulate import Scripted, play, timeline
+from relay.simulate import Scripted, paris, play, timeline
 from tests.conftest import Sandbox
 from tests.workflows.conftest import JourneyEnvironment
-from tests.workflows.test_journeys import edition_ahead, messages, paris
+from tests.workflows.test_journeys import edition_ahead, messages
 from workflows.draw import DrawWorkflow, draw_input
 from workflows.task_queues import JOURNEY_TASK_QUEUE
 
