@@ -271,6 +271,28 @@ async def timeline(
 
 
 @asynccontextmanager
+async def time_skipping_workers(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server with Relay's workers running on it."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server")
+    )
+    try:
+        # Without them, the first search-attribute upsert retries forever.
+        await register_search_attributes(env.client, env.client.namespace)
+        async with (
+            open_workers(env.client, settings, sessions) as workers,
+            AsyncExitStack() as stack,
+        ):
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
 async def simulation() -> AsyncIterator[
     tuple[WorkflowEnvironment, async_sessionmaker[AsyncSession], SandboxStore]
 ]:
@@ -279,12 +301,9 @@ async def simulation() -> AsyncIterator[
     with tempfile.TemporaryDirectory(prefix="relay-simulate-") as folder:
         url = async_database_url(f"sqlite:///{Path(folder) / 'relay.db'}")
         await upgrade_to_head_async(url)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server")
-        )
         engine = create_engine(url)
+        sessions = session_factory(engine)
         try:
-            await register_search_attributes(env.client, env.client.namespace)
             with serve_in_thread(create_sandbox_app(store)) as sandbox_url:
                 settings = Settings(
                     database_url=url,
@@ -292,18 +311,11 @@ async def simulation() -> AsyncIterator[
                     twilio_api_url=sandbox_url,
                     secret_key="simulation",
                 )
-                sessions = session_factory(engine)
-                async with (
-                    open_workers(env.client, settings, sessions) as workers,
-                    AsyncExitStack() as stack,
-                ):
-                    for worker in workers:
-                        await stack.enter_async_context(worker)
+                async with time_skipping_workers(settings, sessions) as env:
                     await ensure_draws(env.client, DRAWS)
                     yield env, sessions, store
         finally:
             await engine.dispose()
-            await env.shutdown()
 
 
 async def simulate(profile_name: str) -> tuple[SampleProfile, list[TimelineEntry]]:

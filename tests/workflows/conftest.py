@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import pytest
@@ -13,10 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from relay.db.engine import create_engine, session_factory
 from relay.db.models import Consent, Fan
-from relay.temporal import register_search_attributes
-from tests.conftest import VENV_BIN, Sandbox, make_settings
+from relay.simulate import time_skipping_workers
+from tests.conftest import Sandbox, make_settings
 from tests.databases import sqlite_database
-from worker import open_workers
 from workflows.journey import JourneyState, JourneyWorkflow
 
 
@@ -56,24 +54,12 @@ class JourneyEnvironment:
 async def journey_environment(
     tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
 ) -> AsyncIterator[JourneyEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server")
-    )
-    # Without them, the first search-attribute upsert retries forever and the test hangs.
-    await register_search_attributes(env.client, env.client.namespace)
     async with sqlite_database(tmp_path_factory.mktemp("journeys")) as url:
         engine = create_engine(url)
         sessions = session_factory(engine)
-        settings = make_settings(url, sandbox)
-        async with (
-            open_workers(env.client, settings, sessions) as workers,
-            AsyncExitStack() as stack,
-        ):
-            for worker in workers:
-                await stack.enter_async_context(worker)
+        async with time_skipping_workers(make_settings(url, sandbox), sessions) as env:
             yield JourneyEnvironment(env, sessions)
         await engine.dispose()
-    await env.shutdown()
 
 
 async def until_step(
