@@ -106,6 +106,7 @@ async def open_workers(
                 task_queue=SEND_TASK_QUEUE,
                 activities=[
                     sends.send_message,
+                    sends.give_up_message,
                     incidents.plan_incident,
                     incidents.send_incident_page,
                     incidents.finish_incident,

@@ -35,6 +35,20 @@ class SendInput:
 
 
 @dataclass(frozen=True)
+class GiveUpInput:
+    """A send Temporal stopped retrying, and why (the ledger reason its rows fail with)."""
+
+    send: SendInput
+    reason: str
+
+
+# The send's verdict when the fan no longer exists; their journeys end there.
+FAN_ERASED = "fan_erased"
+# The ApplicationError type activities raise for a fan that no longer exists.
+FAN_NOT_FOUND = "FanNotFound"
+
+
+@dataclass(frozen=True)
 class SendOutput:
     ledger_id: int | None
     status: str

@@ -15,11 +15,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import DrawLots, DrawLotsInput, LapseInput, OfferInput, RecordEntryInput
+from activities.contracts import (
+    FAN_NOT_FOUND,
+    DrawLots,
+    DrawLotsInput,
+    LapseInput,
+    OfferInput,
+    RecordEntryInput,
+)
 from relay.db.dialect import insert_ignoring_conflict
-from relay.db.models import DrawEntry, utcnow
+from relay.db.models import DrawEntry, Fan, utcnow
 from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent, journey_workflow_id
 
 SIGNALS_IN_FLIGHT = 50
@@ -42,6 +50,11 @@ class DrawActivities:
     @activity.defn
     async def record_entry(self, input: RecordEntryInput) -> None:
         async with self._sessions() as session:
+            if await session.get(Fan, input.fan_id) is None:
+                # Erased: an entry cannot be written for them, and retrying will not help.
+                raise ApplicationError(
+                    f"fan {input.fan_id} does not exist", type=FAN_NOT_FOUND, non_retryable=True
+                )
             if input.status == "entered":
                 await insert_ignoring_conflict(
                     session,

@@ -106,6 +106,17 @@ async def settle(
     await session.commit()
 
 
+async def fail_unsettled(session: AsyncSession, keys: list[str], reason: str) -> None:
+    """One conditional UPDATE, so a webhook settling a row at the same moment wins or loses
+    as a whole: a row proved sent is never marked failed."""
+    await session.execute(
+        update(Message)
+        .where(Message.key.in_(keys), Message.status.not_in(SETTLED))
+        .values(status=MessageStatus.FAILED.value, reason=reason, deferred_until=None)
+    )
+    await session.commit()
+
+
 async def defer(session: AsyncSession, row: Message, reason: str, until: datetime) -> None:
     row.status = MessageStatus.DEFERRED.value
     row.deferred_until = until

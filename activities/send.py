@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import ledger
-from activities.contracts import SendInput, SendOutput
+from activities.contracts import FAN_ERASED, GiveUpInput, SendInput, SendOutput
 from activities.fans import address_on, suppressed_channels
 from activities.message_context import journey_context
 from activities.providers.email import OutgoingEmail, Recipient, SendGridEmailProvider
@@ -23,6 +23,8 @@ from activities.rules import pressure_on, why_not_send
 from journeys.rendering import MessageRenderer
 from relay.db.models import Category, Channel, Fan, Message, MessageStatus, utcnow
 from relay.preferences_links import preferences_token, unsubscribe_url
+
+RENDER_ERROR = "render_error"
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ class SendSettings:
 
 @dataclass(frozen=True)
 class _Cleared:
-    """A ledger row reserved for a channel, with the address to send it to."""
+    """A ledger row reserved for a channel, with its address and the rendered message."""
 
     row: Message
-    fan: Fan
     address: str
+    outgoing: OutgoingSms | OutgoingEmail
 
 
 class SendActivities:
@@ -75,13 +77,25 @@ class SendActivities:
                 return outcome
         return outcome
 
+    @activity.defn
+    async def give_up_message(self, input: GiveUpInput) -> SendOutput:
+        """Temporal gave up retrying this send: its unsettled rows fail with the reason, so
+        the ledger has a verdict and the journey can go on. A row a webhook has meanwhile
+        proved sent is settled already and keeps its verdict."""
+        keys = [
+            f"{input.send.key}:{c}" for c in (input.send.channel, *input.send.fallback_channels)
+        ]
+        async with self._sessions() as session:
+            await ledger.fail_unsettled(session, keys, input.reason)
+        return SendOutput(ledger_id=None, status=MessageStatus.FAILED, reason=input.reason)
+
     async def _send_on(self, input: SendInput, channel: str, now: datetime) -> SendOutput:
         async with self._sessions() as session:
             cleared = await self._decide(session, input, channel, now)
             if isinstance(cleared, SendOutput):
                 return cleared
             try:
-                provider_id = await self._deliver(input, cleared)
+                provider_id = await self._deliver(cleared.outgoing)
             except ProviderRejectedError as rejected:
                 await ledger.settle(
                     session, cleared.row, MessageStatus.FAILED, reason=rejected.reason
@@ -110,7 +124,7 @@ class SendActivities:
         fan = await session.get(Fan, input.fan_id)
         if fan is None:
             await session.rollback()
-            return SendOutput(ledger_id=None, status="skipped", reason="fan_erased")
+            return SendOutput(ledger_id=None, status="skipped", reason=FAN_ERASED)
         row = await ledger.find_or_create(
             session, input, f"{input.key}:{channel}", channel, fan.locale
         )
@@ -128,13 +142,17 @@ class SendActivities:
         if skip is not None:
             await ledger.settle(session, row, MessageStatus.SKIPPED, reason=skip)
             return _output(row)
+        address = address_on(fan, channel)
+        assert address is not None
+        outgoing = await self._compose(session, input, fan, row, address)
+        if outgoing is None:
+            await ledger.settle(session, row, MessageStatus.FAILED, reason=RENDER_ERROR)
+            return _output(row)
         # Reserved and counted before the provider call: a concurrent send now sees it.
         row.status, row.decided_at, row.deferred_until = MessageStatus.RESERVED.value, now, None
         row.attempted_at = utcnow()
         await session.commit()
-        address = address_on(fan, channel)
-        assert address is not None
-        return _Cleared(row, fan, address)
+        return _Cleared(row, address, outgoing)
 
     @staticmethod
     def _why_skip(
@@ -162,20 +180,17 @@ class SendActivities:
         await ledger.defer(session, row, held.reason, held.retry_at)
         return _output(row)
 
-    async def _deliver(self, input: SendInput, cleared: _Cleared) -> str:
-        fan, row = cleared.fan, cleared.row
-        # A short session of its own: no read transaction stays open across the provider call.
-        async with self._sessions() as lookup:
-            context = await journey_context(lookup, fan, input.parameters)
-        if row.channel == Channel.SMS:
-            sms = self.renderer.render_sms(input.message, fan.locale, context)
-            callback = f"{self.settings.public_url}/v1/webhooks/twilio/status?message_id={row.id}"
-            return await self.sms.send(
-                OutgoingSms(to=cleared.address, body=sms.body, status_callback=callback)
-            )
+    async def _compose(
+        self, session: AsyncSession, input: SendInput, fan: Fan, row: Message, address: str
+    ) -> OutgoingSms | OutgoingEmail | None:
+        """The message ready for the provider, or None when its template cannot render.
+
+        Rendered before the row is reserved: a template error is a verdict at once, never an
+        attempt "in doubt" retried for a day.
+        """
+        context = await journey_context(session, fan, input.parameters)
         headers: dict[str, str] = {}
-        context["unsubscribe_url"] = None
-        if input.category == Category.MARKETING:
+        if row.channel == Channel.EMAIL and input.category == Category.MARKETING:
             link = unsubscribe_url(
                 self.settings.public_url, preferences_token(self.settings.secret_key, fan.id)
             )
@@ -185,14 +200,32 @@ class SendActivities:
                 "List-Unsubscribe": f"<{link}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-        email = self.renderer.render_email(input.message, fan.locale, context)
+        try:
+            if row.channel == Channel.SMS:
+                sms = self.renderer.render_sms(input.message, fan.locale, context)
+            else:
+                email = self.renderer.render_email(input.message, fan.locale, context)
+        except Exception as error:
+            # Rendering is a pure function of the template and this context: whatever it
+            # raised (an undefined variable, a missing template, a filter refusing a value)
+            # it would raise again on every retry.
+            activity.logger.warning(
+                "message %s (ledger %s) cannot render: %r", input.message, row.id, error
+            )
+            return None
+        if row.channel == Channel.SMS:
+            callback = f"{self.settings.public_url}/v1/webhooks/twilio/status?message_id={row.id}"
+            return OutgoingSms(to=address, body=sms.body, status_callback=callback)
         recipient = Recipient(
-            cleared.address,
+            address,
             {"relay_message_id": str(row.id), "journey": input.journey, "message": input.message},
         )
-        return await self.email.send(
-            OutgoingEmail([recipient], email.subject, email.html, email.text, headers)
-        )
+        return OutgoingEmail([recipient], email.subject, email.html, email.text, headers)
+
+    async def _deliver(self, outgoing: OutgoingSms | OutgoingEmail) -> str:
+        if isinstance(outgoing, OutgoingSms):
+            return await self.sms.send(outgoing)
+        return await self.email.send(outgoing)
 
 
 def _output(row: Message) -> SendOutput:

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import LoadTraitsInput
+from activities.contracts import FAN_NOT_FOUND, LoadTraitsInput
 from activities.fans import reachable_channels
 from journeys.locales import residence_zone
 from journeys.traits import Traits
@@ -22,7 +22,7 @@ class TraitsActivities:
             if fan is None:
                 # The fan was erased: nothing the journey can do for them any more.
                 raise ApplicationError(
-                    f"fan {input.fan_id} does not exist", type="FanNotFound", non_retryable=True
+                    f"fan {input.fan_id} does not exist", type=FAN_NOT_FOUND, non_retryable=True
                 )
             return Traits(
                 locale=fan.locale,

@@ -12,14 +12,19 @@ from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         ENROLL_ACTIVITY,
+        FAN_ERASED,
+        FAN_NOT_FOUND,
         EnrollInput,
+        GiveUpInput,
         LoadTraitsInput,
         RecordEntryInput,
         SendInput,
+        SendOutput,
     )
     from activities.draws import DrawActivities
     from activities.send import SendActivities
@@ -65,6 +70,11 @@ RUN_LIFETIME = timedelta(days=365)
 SEEN_EVENTS_KEPT = 500
 # Progress.items key suffix for the members of same-day merged items.
 MEMBERS = "/members"
+# Replay guards: runs that reached these points before the change keep their old course.
+GIVE_UP_AS_VERDICT = "send-gives-up-as-a-ledger-verdict"
+END_WHEN_ERASED = "end-when-the-fan-is-erased"
+# A Temporal failure type whose retries ran out because the provider stayed unreachable.
+_PROVIDER_DOWN = {"ProviderUnavailable", "DeliveryInDoubt"}
 
 
 @dataclass
@@ -104,10 +114,20 @@ class JourneyState:
     waiting_for: str | None = None
     items: list[str] = field(default_factory=list)
     runs: int = 1
+    # Why a run ended early but cleanly, e.g. "fan_erased".
+    reason: str | None = None
 
 
 class _Exit(Exception):
     """An exit_on event arrived: stop wherever we are."""
+
+
+class _End(Exception):
+    """Nothing more can be done for this fan (erased): the run completes, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Suspend(Exception):
@@ -124,6 +144,7 @@ class JourneyWorkflow:
         self._done = set(self._progress.completed)
         self._current_step = "start"
         self._status = "running"
+        self._reason: str | None = None
         self._waiting_until: datetime | None = None
         self._waiting_for: str | None = None
         self._traits: Traits | None = None
@@ -168,6 +189,7 @@ class JourneyWorkflow:
                 for k in items
             ),
             runs=self._progress.runs,
+            reason=self._reason,
         )
 
     # ---- the run --------------------------------------------------------------------------
@@ -175,15 +197,17 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyState:
         self._started_at = workflow.now()
-        traits = await self._refresh_traits()
-        workflow.upsert_search_attributes(
-            [sa.LOCALE.value_set(traits.locale), sa.ZONE.value_set(traits.zone)]
-        )
         try:
+            traits = await self._refresh_traits()
+            workflow.upsert_search_attributes(
+                [sa.LOCALE.value_set(traits.locale), sa.ZONE.value_set(traits.zone)]
+            )
             await self._steps(self._journey.steps, "", None)
             self._status = "completed"
         except _Exit:
             self._status = "exited"
+        except _End as end:
+            self._status, self._reason = "completed", end.reason
         except _Suspend:
             await workflow.wait_condition(workflow.all_handlers_finished)
             self._progress.completed = sorted(self._done)
@@ -191,7 +215,7 @@ class JourneyWorkflow:
             workflow.continue_as_new(
                 JourneyInput(input.fan_id, input.journey, input.version, self._progress)
             )
-        self._enter_step("done")
+        self._enter_step(self._reason or "done")
         self._publish_step()
         return self.state()
 
@@ -236,11 +260,15 @@ class JourneyWorkflow:
             case Start():
                 await self._start(step)
             case Record():
-                await workflow.execute_activity_method(
-                    DrawActivities.record_entry,
-                    RecordEntryInput(step.draw, self._input.fan_id, step.status),
-                    start_to_close_timeout=TRAITS_TIMEOUT,
-                )
+                try:
+                    await workflow.execute_activity_method(
+                        DrawActivities.record_entry,
+                        RecordEntryInput(step.draw, self._input.fan_id, step.status),
+                        start_to_close_timeout=TRAITS_TIMEOUT,
+                    )
+                except ActivityError as error:
+                    _end_if_erased(error)
+                    raise
 
     # ---- waiting --------------------------------------------------------------------------
 
@@ -466,14 +494,19 @@ class JourneyWorkflow:
             parameters=dict(item or {}),
         )
         while True:
-            result = await workflow.execute_activity_method(
-                SendActivities.send_message,
-                send,
-                task_queue=SEND_TASK_QUEUE,
-                start_to_close_timeout=SEND_TIMEOUT,
-                schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
-                retry_policy=SEND_RETRY,
-            )
+            try:
+                result = await workflow.execute_activity_method(
+                    SendActivities.send_message,
+                    send,
+                    task_queue=SEND_TASK_QUEUE,
+                    start_to_close_timeout=SEND_TIMEOUT,
+                    schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
+                    retry_policy=SEND_RETRY,
+                )
+            except ActivityError as error:
+                if not workflow.patched(GIVE_UP_AS_VERDICT):
+                    raise
+                result = await self._give_up(send, error)
             if result.status != "deferred" or result.retry_at is None:
                 break
             # Caps and quiet hours defer with a durable timer; the activity decides again.
@@ -481,6 +514,22 @@ class JourneyWorkflow:
         self._progress.deadlines.pop(key + "~stale", None)
         if result.status == "sent":
             self._progress.messages_sent += 1
+        if result.reason == FAN_ERASED and workflow.patched(END_WHEN_ERASED):
+            raise _End(FAN_ERASED)
+
+    async def _give_up(self, send: SendInput, error: ActivityError) -> SendOutput:
+        """Retries ran out (a day-long outage, an unexpected error): the message fails with a
+        reason in the ledger, and the journey goes on."""
+        cause: BaseException | None = error.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = cause.__cause__
+        down = isinstance(cause, ApplicationError) and cause.type in _PROVIDER_DOWN
+        return await workflow.execute_activity_method(
+            SendActivities.give_up_message,
+            GiveUpInput(send, "provider_unavailable" if down else "retries_exhausted"),
+            task_queue=SEND_TASK_QUEUE,
+            start_to_close_timeout=TRAITS_TIMEOUT,
+        )
 
     async def _start(self, step: Start) -> None:
         await workflow.execute_activity(
@@ -494,11 +543,15 @@ class JourneyWorkflow:
         return Facts(traits=traits, events=self._progress.event_results, item=item)
 
     async def _refresh_traits(self) -> Traits:
-        self._traits = await workflow.execute_activity_method(
-            TraitsActivities.load_traits,
-            LoadTraitsInput(self._input.fan_id),
-            start_to_close_timeout=TRAITS_TIMEOUT,
-        )
+        try:
+            self._traits = await workflow.execute_activity_method(
+                TraitsActivities.load_traits,
+                LoadTraitsInput(self._input.fan_id),
+                start_to_close_timeout=TRAITS_TIMEOUT,
+            )
+        except ActivityError as error:
+            _end_if_erased(error)
+            raise
         return self._traits
 
     def _enter_step(self, step: str) -> None:
@@ -514,3 +567,9 @@ class JourneyWorkflow:
             workflow.upsert_search_attributes(
                 [sa.JOURNEY_STEP.value_set(published[0]), sa.STATUS.value_set(published[1])]
             )
+
+
+def _end_if_erased(error: ActivityError) -> None:
+    """An activity found the fan gone: end the run cleanly rather than fail it."""
+    if isinstance(error.cause, ApplicationError) and error.cause.type == FAN_NOT_FOUND:
+        raise _End(FAN_ERASED) from error

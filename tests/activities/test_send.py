@@ -1,6 +1,7 @@
 """The send activity through the real SDKs against the provider sandbox, on both databases."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.send import SendActivities
-from relay.db.models import Message, Suppression
+from relay.db.models import CompetitionSession, Message, Suppression
 from tests.conftest import Sandbox, create_fan, unique_phone
 from tests.sending import send, send_input
 
@@ -139,3 +140,39 @@ async def test_a_sendgrid_rate_limit_asks_temporal_to_wait_until_the_reset(
         await send(send_activities, send_input(fan["id"]))
     delay = raised.value.next_retry_delay
     assert delay is not None and 20 <= delay.total_seconds() <= 31
+
+
+async def test_a_template_that_raises_fails_at_once_as_a_render_error_never_in_doubt(
+    api: httpx.AsyncClient,
+    send_activities: SendActivities,
+    sandbox: Sandbox,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    fan = await create_fan(api)
+    starts = datetime(2028, 7, 28, 19, 0, tzinfo=UTC)
+    session_id = f"BAD-{uuid.uuid4().hex[:8]}"
+    async with sessions() as session:
+        # A session loaded with a time zone no one knows: the template's time filter raises.
+        session.add(
+            CompetitionSession(
+                id=session_id,
+                sport="Athletics",
+                event_name="Athletics: 100m",
+                venue="Stade de France",
+                venue_time_zone="Mars/Olympus",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=2),
+            )
+        )
+        await session.commit()
+    input = send_input(
+        fan["id"],
+        message="previsit_transport",
+        parameters={"session_id": session_id, "starts_at": starts.isoformat()},
+    )
+    result = await send(send_activities, input)
+    assert (result.status, result.reason) == ("failed", "render_error")
+    assert sandbox.received_by(fan["email"]) == []
+    row = await ledger_row(sessions, f"{input.key}:email")
+    assert row.attempted_at is None  # the provider was never called: nothing in doubt
+    assert await send(send_activities, input) == result  # a retry reads the verdict
