@@ -32,6 +32,9 @@ class SendInput:
     on_pressure: str = "defer"
     # Message parameters (non-identifying: a session id, a gate), for the template.
     parameters: dict[str, str] = field(default_factory=dict)
+    # The ForEach item this message is about (a session, a day of sessions): a service
+    # message is a duplicate only of the same message about the same item.
+    item: str | None = None
 
 
 @dataclass(frozen=True)

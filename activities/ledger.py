@@ -44,6 +44,7 @@ async def find_or_create(
             "journey_version": send.journey_version,
             "step": send.step,
             "message": send.message,
+            "item": send.item,
             "channel": channel,
             "category": send.category,
             "status": MessageStatus.PENDING.value,
@@ -79,6 +80,7 @@ async def is_duplicate_service(session: AsyncSession, row: Message, now: datetim
         select(Message.id).where(
             Message.fan_id == row.fan_id,
             Message.message == row.message,
+            Message.item.is_not_distinct_from(row.item),
             Message.channel == row.channel,
             Message.status.in_(COUNTED),
             Message.decided_at > now - SERVICE_DEDUP_WINDOW,

@@ -118,6 +118,15 @@ class JourneyState:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class _Item:
+    """The ForEach item a branch of steps runs for: its key (a session, or a day of merged
+    sessions) and its data, which same-day merging updates in place."""
+
+    key: str
+    data: dict[str, str]
+
+
 class _Exit(Exception):
     """An exit_on event arrived: stop wherever we are."""
 
@@ -219,9 +228,7 @@ class JourneyWorkflow:
         self._publish_step()
         return self.state()
 
-    async def _steps(
-        self, steps: tuple[Step, ...], prefix: str, item: dict[str, str] | None
-    ) -> None:
+    async def _steps(self, steps: tuple[Step, ...], prefix: str, item: _Item | None) -> None:
         for step in steps:
             key = prefix + step.id
             if key in self._done:
@@ -231,7 +238,7 @@ class JourneyWorkflow:
             await self._step(step, key, item)
             self._done.add(key)
 
-    async def _step(self, step: Step, key: str, item: dict[str, str] | None) -> None:
+    async def _step(self, step: Step, key: str, item: _Item | None) -> None:
         match step:
             case Send():
                 await self._send(step, key, item)
@@ -329,10 +336,10 @@ class JourneyWorkflow:
         too_old = workflow.now() - self._started_at >= RUN_LIFETIME
         return too_old or info.is_continue_as_new_suggested()
 
-    async def _wait_for(self, step: WaitFor, key: str, item: dict[str, str] | None) -> None:
+    async def _wait_for(self, step: WaitFor, key: str, item: _Item | None) -> None:
         stream = step.event
         if step.correlate and item is not None:
-            stream += "|" + item.get(step.correlate, "")
+            stream += "|" + item.data.get(step.correlate, "")
         candidates = []
         if step.timeout is not None:
             candidates.append(workflow.now() + step.timeout)
@@ -355,9 +362,7 @@ class JourneyWorkflow:
         else:
             self._progress.event_results[step.id] = {"timed_out": "true"}
 
-    def _next_event(
-        self, step: WaitFor, stream: str, item: dict[str, str] | None
-    ) -> ReceivedEvent | None:
+    def _next_event(self, step: WaitFor, stream: str, item: _Item | None) -> ReceivedEvent | None:
         """The oldest event of this stream that no earlier wait took."""
         matching = [
             e
@@ -366,15 +371,13 @@ class JourneyWorkflow:
             and (
                 not step.correlate
                 or item is None
-                or e.data.get(step.correlate) == item.get(step.correlate)
+                or e.data.get(step.correlate) == item.data.get(step.correlate)
             )
         ]
         taken = self._progress.consumed.get(stream, 0)
         return matching[taken] if len(matching) > taken else None
 
-    def _moment(
-        self, step: WaitUntil | Deadline, item: dict[str, str] | None, zone: str
-    ) -> datetime:
+    def _moment(self, step: WaitUntil | Deadline, item: _Item | None, zone: str) -> datetime:
         """The date's day plus the offset, at `step.at` o'clock in `zone`."""
         day = self._date(step.date, item) + step.offset
         return at_local_time(day, step.at, zone)
@@ -382,10 +385,10 @@ class JourneyWorkflow:
     def _zone(self) -> str:
         return self._traits.time_zone if self._traits else EDITION_TIME_ZONE
 
-    def _date(self, ref: DateRef, item: dict[str, str] | None) -> date:
+    def _date(self, ref: DateRef, item: _Item | None) -> date:
         if isinstance(ref, CalendarDate):
             return calendar_date(ref.name)
-        value = (item or {}).get(ref.field)
+        value = item.data.get(ref.field) if item else None
         if value is None:
             raise ValueError(f"the current item has no {ref.field!r}")
         # A session at 21:00 in Paris is on that Paris day for every fan, wherever they live.
@@ -398,7 +401,7 @@ class JourneyWorkflow:
             self._progress.choices[key] = decide()
         return self._progress.choices[key]
 
-    async def _every(self, step: Every, key: str, item: dict[str, str] | None) -> None:
+    async def _every(self, step: Every, key: str, item: _Item | None) -> None:
         until = at_local_time(self._date(step.until, item), time(0), EDITION_TIME_ZONE)
         iteration = self._progress.iterations.get(key, 0)
         while True:
@@ -453,7 +456,7 @@ class JourneyWorkflow:
                     if item_key not in running:
                         prefix = f"{key}[{item_key}]/"
                         running[item_key] = asyncio.create_task(
-                            self._steps(step.steps, prefix, data)
+                            self._steps(step.steps, prefix, _Item(item_key, data))
                         )
                 for item_key in [k for k in running if k not in items]:
                     running.pop(item_key).cancel()  # removed: its pending steps never run
@@ -478,7 +481,7 @@ class JourneyWorkflow:
 
     # ---- acting ---------------------------------------------------------------------------
 
-    async def _send(self, step: Send, key: str, item: dict[str, str] | None) -> None:
+    async def _send(self, step: Send, key: str, item: _Item | None) -> None:
         send = SendInput(
             fan_id=self._input.fan_id,
             key=f"{workflow.info().workflow_id}:{key}",
@@ -491,7 +494,8 @@ class JourneyWorkflow:
             fallback_channels=list(step.fallback),
             on_pressure=step.on_pressure,
             send_before=self._deadline(key + "~stale", workflow.now() + step.max_deferral),
-            parameters=dict(item or {}),
+            parameters=dict(item.data) if item else {},
+            item=item.key if item else None,
         )
         while True:
             try:
@@ -538,9 +542,11 @@ class JourneyWorkflow:
             start_to_close_timeout=TRAITS_TIMEOUT,
         )
 
-    async def _facts(self, item: dict[str, str] | None, fresh: bool) -> Facts:
+    async def _facts(self, item: _Item | None, fresh: bool) -> Facts:
         traits = await self._refresh_traits() if fresh or self._traits is None else self._traits
-        return Facts(traits=traits, events=self._progress.event_results, item=item)
+        return Facts(
+            traits=traits, events=self._progress.event_results, item=item.data if item else None
+        )
 
     async def _refresh_traits(self) -> Traits:
         try:

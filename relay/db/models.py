@@ -145,6 +145,8 @@ class Message(Base):
     journey_version: Mapped[int]
     step: Mapped[str] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(String(100))
+    # The journey item it is about (a session, a day of sessions): dedup tells items apart.
+    item: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))

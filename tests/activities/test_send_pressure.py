@@ -135,6 +135,22 @@ async def test_the_same_service_message_twice_in_a_day_is_a_duplicate(
     assert len(sandbox.received_by(fan["email"])) == 2
 
 
+async def test_service_reminders_about_two_sessions_a_day_apart_are_both_sent(
+    api: httpx.AsyncClient, send_activities: SendActivities, sandbox: Sandbox
+) -> None:
+    # J-1 reminders of sessions on consecutive days: 24 h apart, give or take timer jitter.
+    fan = await create_fan(api)
+    first = send_input(fan["id"], item="2028-07-28", parameters={"session_id": "ATH-1"})
+    second = send_input(fan["id"], item="2028-07-29", parameters={"session_id": "SWM-2"})
+    early = WEDNESDAY_AFTERNOON + timedelta(hours=23, minutes=59, seconds=59)
+    assert (await send(send_activities, first)).status == "sent"
+    assert (await send(send_activities, second, at=early)).status == "sent"
+    same_item_again = send_input(fan["id"], item="2028-07-29")
+    again = await send(send_activities, same_item_again, at=early + timedelta(hours=1))
+    assert (again.status, again.reason) == ("skipped", "duplicate")
+    assert len(sandbox.received_by(fan["email"])) == 2
+
+
 async def test_when_the_email_is_refused_the_message_goes_by_its_other_channel(
     api: httpx.AsyncClient,
     send_activities: SendActivities,

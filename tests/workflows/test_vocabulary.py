@@ -280,12 +280,16 @@ async def test_for_each_runs_per_item_and_drops_removed_items(
             await asyncio.sleep(0.02)
     await handle.result()
     async with journey_environment.sessions() as session:
-        keys = sorted(
-            await session.scalars(
-                select(Message.key).where(Message.fan_id == fan.id, Message.status == "sent")
+        rows = sorted(
+            await session.execute(
+                select(Message.key, Message.item).where(
+                    Message.fan_id == fan.id, Message.status == "sent"
+                )
             )
         )
-    assert [k.split(":")[-2] for k in keys] == ["sessions[ATH-1]/j-1", "sessions[GYM-3]/j-1"]
+    assert [k.split(":")[-2] for k, _ in rows] == ["sessions[ATH-1]/j-1", "sessions[GYM-3]/j-1"]
+    # Each message names its item, so service dedup tells the sessions apart.
+    assert [item for _, item in rows] == ["ATH-1", "GYM-3"]
 
 
 async def test_start_enrolls_the_fan_in_another_journey_once(
