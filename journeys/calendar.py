@@ -1,6 +1,6 @@
 """The edition's calendar: the dates every journey waits for, edited in one place."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # The edition's home time zone: calendar dates are days in this zone unless a step says
@@ -46,3 +46,10 @@ def at_local_time(day: date, at: time, zone: str) -> datetime:
 def local_day(moment: datetime, zone: str) -> date:
     """The calendar day of `moment` in `zone` (a naive moment is taken as already local)."""
     return moment.astimezone(ZoneInfo(zone)).date() if moment.tzinfo else moment.date()
+
+
+def later_local(moment: datetime, interval: timedelta, zone: str) -> datetime:
+    """`interval` after `moment` on the wall clock of `zone`: a fan's 14:21 stays 14:21
+    across daylight-saving changes, as `at_local_time` keeps it."""
+    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return (local + interval).replace(tzinfo=ZoneInfo(zone))

@@ -277,7 +277,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Every:
-    """Run `steps` now and then every `interval`, until `until`."""
+    """Run `steps` now and then every `interval`, until `until`. Rounds keep the fan's local
+    time of day across daylight-saving changes, as the other waits do."""
 
     id: str
     interval: timedelta

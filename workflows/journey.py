@@ -29,7 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.draws import DrawActivities
     from activities.send import SendActivities
     from activities.traits import TraitsActivities
-    from journeys.calendar import EDITION_TIME_ZONE, at_local_time, calendar_date, local_day
+    from journeys.calendar import (
+        EDITION_TIME_ZONE,
+        at_local_time,
+        calendar_date,
+        later_local,
+        local_day,
+    )
     from journeys.journey import Journey
     from journeys.registry import get_journey
     from journeys.steps import (
@@ -73,6 +79,7 @@ MEMBERS = "/members"
 # Replay guards: runs that reached these points before the change keep their old course.
 GIVE_UP_AS_VERDICT = "send-gives-up-as-a-ledger-verdict"
 END_WHEN_ERASED = "end-when-the-fan-is-erased"
+EVERY_ON_LOCAL_TIME = "every-repeats-on-the-fans-local-time"
 # A Temporal failure type whose retries ran out because the provider stayed unreachable.
 _PROVIDER_DOWN = {"ProviderUnavailable", "DeliveryInDoubt"}
 
@@ -93,6 +100,9 @@ class Progress:
     seen_event_ids: list[str] = field(default_factory=list)
     messages_sent: int = 0
     runs: int = 1
+    # Per Every loop, when its latest round was due (ISO 8601): the next is due an interval
+    # later on the fan's wall clock.
+    rounds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -406,14 +416,31 @@ class JourneyWorkflow:
         iteration = self._progress.iterations.get(key, 0)
         while True:
             if iteration > 0:
+                wait_key = f"{key}[{iteration}]~"
+                if workflow.patched(EVERY_ON_LOCAL_TIME):
+                    due = self._next_round(step, key)
+                else:
+                    due = workflow.now() + step.interval
                 # Never past `until`: what follows the loop must not wait for a last interval.
-                next_time = min(workflow.now() + step.interval, until)
-                await self._sleep(f"{key}[{iteration}]~", next_time)
+                due = self._deadline(wait_key, min(due, until))
+                await self._sleep(wait_key, due)
+                self._progress.rounds[key] = due.isoformat()
+            else:
+                self._progress.rounds.setdefault(key, workflow.now().isoformat())
             if workflow.now() >= until:
                 return
             await self._steps(step.steps, f"{key}[{iteration}]/", item)
             iteration += 1
             self._progress.iterations[key] = iteration
+
+    def _next_round(self, step: Every, key: str) -> datetime:
+        """An interval after the last round was due, at the same local time in the fan's zone;
+        a round a long deferral made late is not caught up."""
+        last = self._progress.rounds.get(key)
+        due = datetime.fromisoformat(last) if last else workflow.now()
+        while due <= workflow.now():
+            due = later_local(due, step.interval, self._zone())
+        return due
 
     def _change_items(self, step: ForEach, event: ReceivedEvent) -> None:
         # Same-day items keep their members apart and derive the day items from them.

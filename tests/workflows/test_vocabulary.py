@@ -308,3 +308,36 @@ async def test_start_enrolls_the_fan_in_another_journey_once(
     )
     assert (await child.result()).status == "completed"
     assert await sent_steps(journey_environment, fan.id) == ["hello-from-other"]
+
+
+async def test_every_repeats_at_the_same_local_time_across_daylight_saving_changes(
+    journey_environment: JourneyEnvironment,
+) -> None:
+    # 30 weeks cross at least one of Lyon's daylight-saving changes.
+    name, _ = await calendar_in(journey_environment, 7 * 30)
+    definition = journey(
+        Every(
+            id="weekly",
+            interval=timedelta(weeks=1),
+            until=CalendarDate(name),
+            steps=(Send(id="news", message=WELCOME, channel="email", category="urgent"),),
+        )
+    )
+    fan = await journey_environment.add_fan(time_zone="Europe/Paris")
+    await (await start(journey_environment, definition, fan.id)).result()
+    async with journey_environment.sessions() as session:
+        decided = list(
+            await session.scalars(
+                select(Message.decided_at).where(Message.fan_id == fan.id).order_by(Message.id)
+            )
+        )
+    lyon = ZoneInfo("Europe/Paris")
+    offsets = {at.astimezone(lyon).utcoffset() for at in decided if at is not None}
+    assert len(offsets) == 2, "the test must cross a daylight-saving change"
+    # To the minute: the test server fires timers a few milliseconds late.
+    local_times = {
+        (at.astimezone(lyon) + timedelta(seconds=30)).strftime("%H:%M")
+        for at in decided
+        if at is not None
+    }
+    assert len(local_times) == 1, local_times
