@@ -7,20 +7,63 @@ the journey under fans already on it. Ship a new version instead; the test suite
 every released definition with its hash here.
 """
 
+import dataclasses
 import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from journeys.calendar import CALENDAR, EDITION_TIME_ZONE
 from journeys.journey import Journey
 from journeys.registry import RELEASED
+from journeys.steps import NEUTRAL, CalendarDate
 
 LOCK_PATH = Path(__file__).resolve().parent / "released.lock.json"
 
 
 def definition_hash(journey: Journey) -> str:
-    # Frozen dataclasses, tuples, timedeltas and times have stable, complete reprs.
-    return hashlib.sha256(repr(journey).encode()).hexdigest()
+    """Everything a waiting fan's replay depends on: the definition, and the calendar dates
+    (and the edition's time zone) it waits for, so moving one of its dates is a new version.
+
+    A field added to the vocabulary after release is left out while it holds its neutral
+    value (see journeys.steps.added_later), so it does not touch versions that do not use it.
+    """
+    document = {
+        "definition": _canonical(journey),
+        "calendar": {name: CALENDAR[name].isoformat() for name in sorted(_dates(journey))},
+        "edition_time_zone": EDITION_TIME_ZONE,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        kept = {
+            f.name: _canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (NEUTRAL in f.metadata and getattr(value, f.name) == f.metadata[NEUTRAL])
+        }
+        return {"@": type(value).__name__, **kept}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(json.dumps(_canonical(v), sort_keys=True) for v in value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    # timedelta, time, date: complete, stable reprs.
+    return repr(value)
+
+
+def _dates(value: Any) -> set[str]:
+    """The names of the calendar dates anywhere in a definition."""
+    if isinstance(value, CalendarDate):
+        return {value.name}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return set().union(*(_dates(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, tuple | list | frozenset | set):
+        return set().union(*(_dates(v) for v in value))
+    return set()
 
 
 def lock_key(journey: Journey) -> str:

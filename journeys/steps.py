@@ -9,10 +9,21 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from journeys.pressure import DEFAULT_MAX_DEFERRAL
 from journeys.traits import Traits
+
+# Field metadata: the value of a field added after release that behaves as before it existed.
+NEUTRAL = "neutral"
+
+
+def added_later(neutral: Any) -> Any:
+    """A field added to the vocabulary after journeys were released, defaulting to `neutral`
+    (the behaviour before it existed). The lock hash leaves it out at that value, so released
+    versions that do not use it keep their hash. Never change `neutral`: add another field."""
+    return field(default=neutral, metadata={NEUTRAL: neutral})
+
 
 ChannelName = Literal["email", "sms"]
 CategoryName = Literal["marketing", "service", "urgent"]
