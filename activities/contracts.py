@@ -35,6 +35,9 @@ class SendInput:
     # The ForEach item this message is about (a session, a day of sessions): a service
     # message is a duplicate only of the same message about the same item.
     item: str | None = None
+    # The time zone whose quiet hours apply (the venue's, for a fan at the Games); None: the
+    # fan's home zone.
+    quiet_hours_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,15 +42,20 @@ def pressure_on(
     category: str,
     now: datetime,
     counted: list[tuple[datetime, str]],
+    quiet_zone: str | None = None,
 ) -> Pressure | None:
-    """Quiet hours and caps: when they hold this message back, why and until when."""
+    """Quiet hours and caps: when they hold this message back, why and until when.
+
+    Quiet hours keep the fan's home zone unless `quiet_zone` names where the fan is (the
+    venue); caps count the fan's own calendar days wherever they are.
+    """
     if category == Category.URGENT:
         return None
     zone = ZoneInfo(fan.time_zone)
     held: list[Pressure] = []
     quiet = pressure.QUIET_HOURS.get((category, channel))
     if quiet is not None:
-        until = pressure.quiet_until(now, zone, quiet)
+        until = pressure.quiet_until(now, ZoneInfo(quiet_zone or fan.time_zone), quiet)
         if until is not None:
             held.append(Pressure("quiet_hours", until))
     if category == Category.MARKETING:

@@ -171,7 +171,7 @@ class SendActivities:
         ):
             return "duplicate"
         counted = await ledger.counted_for_caps(session, fan.id, now, row.key)
-        held = pressure_on(fan, row.channel, input.category, now, counted)
+        held = pressure_on(fan, row.channel, input.category, now, counted, input.quiet_hours_zone)
         if held is None:
             return None
         too_late = input.send_before is not None and held.retry_at > input.send_before

@@ -9,6 +9,7 @@ RELEASED: tuple[Journey, ...] = (
     club_onboarding.V2,
     ticket_buyer.V1,
     spectator_previsit.V1,
+    spectator_previsit.V2,
     volunteer.V1,
     torch_relay.V1,
 )

@@ -3,6 +3,7 @@ on: practical information a month before (with visa advice by residence zone), t
 gate a week before, a reminder the day before, a survey the day after. Purchases add days,
 transfers remove them, and two sessions on one day make one set of messages."""
 
+from dataclasses import replace
 from datetime import time, timedelta
 
 from journeys.journey import Journey
@@ -76,4 +77,26 @@ V1 = Journey(
         ),
     ),
     exit_on=("fan.unsubscribed_all",),
+)
+
+
+def _at_the_venue(step: Send) -> Send:
+    return replace(step, quiet_hours="edition") if step.id == "reminder" else step
+
+
+_SESSIONS = V1.steps[0]
+assert isinstance(_SESSIONS, ForEach)
+
+# v2: the eve's reminder keeps the venue's quiet hours, where the fan is, so a fan from New
+# York hears it at 10:00 in Paris rather than at 08:00 back home (14:00 in Paris).
+V2 = replace(
+    V1,
+    version=2,
+    description=V1.description + " The eve's reminder keeps the venue's quiet hours.",
+    steps=(
+        replace(
+            _SESSIONS,
+            steps=tuple(_at_the_venue(s) if isinstance(s, Send) else s for s in _SESSIONS.steps),
+        ),
+    ),
 )

@@ -192,6 +192,9 @@ class Send:
     fallback: tuple[ChannelName, ...] = ()
     on_pressure: Literal["defer", "skip"] = "defer"
     max_deferral: timedelta = DEFAULT_MAX_DEFERRAL
+    # Whose night quiet hours keep: the fan's home zone, or the edition's for moments the fan
+    # spends at the Games (a reminder on the eve of their session).
+    quiet_hours: Literal["fan", "edition"] = added_later("fan")
 
 
 @dataclass(frozen=True)

@@ -523,6 +523,7 @@ class JourneyWorkflow:
             send_before=self._deadline(key + "~stale", workflow.now() + step.max_deferral),
             parameters=dict(item.data) if item else {},
             item=item.key if item else None,
+            quiet_hours_zone=EDITION_TIME_ZONE if step.quiet_hours == "edition" else None,
         )
         while True:
             try:

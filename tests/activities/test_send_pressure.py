@@ -195,3 +195,21 @@ async def test_a_service_email_has_no_unsubscribe_link(
     await send(send_activities, send_input(fan["id"]))
     [email] = sandbox.received_by(fan["email"])
     assert "List-Unsubscribe" not in email.headers
+
+
+async def test_a_service_sms_timed_at_the_venue_keeps_the_venues_quiet_hours(
+    api: httpx.AsyncClient, send_activities: SendActivities, sandbox: Sandbox
+) -> None:
+    phone = unique_phone()
+    fan = await create_fan(api, phone=phone, time_zone="America/New_York")
+    ten_in_paris = datetime(2028, 7, 27, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))  # 04:00 NY
+    at_home = await send(send_activities, send_input(fan["id"], channel="sms"), at=ten_in_paris)
+    assert (at_home.status, at_home.reason) == ("deferred", "quiet_hours")
+    at_venue = send_input(fan["id"], channel="sms", quiet_hours_zone="Europe/Paris", item="eve")
+    assert (await send(send_activities, at_venue, at=ten_in_paris)).status == "sent"
+    at_night_in_paris = send_input(
+        fan["id"], channel="sms", quiet_hours_zone="Europe/Paris", item="night"
+    )
+    night = await send(send_activities, at_night_in_paris, at=ten_in_paris + timedelta(hours=13))
+    assert (night.status, night.reason) == ("deferred", "quiet_hours")
+    assert len(sandbox.received_by(phone)) == 1

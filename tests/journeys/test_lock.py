@@ -48,6 +48,7 @@ def test_moving_a_calendar_date_a_released_journey_waits_for_changes_its_hash() 
         assert changed_versions(read_lock()) == [
             "club-onboarding@2",
             "spectator-previsit@1",
+            "spectator-previsit@2",
             "volunteer@1",
         ]
 

@@ -286,3 +286,27 @@ async def test_a_declined_volunteer_hears_so_and_nothing_more(
     ).entries
     # Never interviewed: the interview wait times out, the decision still arrives.
     assert messages(entries) == ["volunteer_received", "volunteer_declined"]
+
+
+async def test_a_new_york_spectator_hears_the_eve_reminder_at_ten_in_paris_not_after_home_quiet(
+    journey_environment: JourneyEnvironment, sandbox: Sandbox
+) -> None:
+    # 10:00 in Paris is 04:00 in New York: inside home quiet hours, not the venue's.
+    phone = unique_phone()
+    fan = await journey_environment.add_fan(
+        phone=phone, country="US", time_zone="America/New_York", consents=("email_marketing",)
+    )
+    tag = uuid.uuid4().hex[:6]
+
+    def purchase(_: datetime, calendar: dict[str, date]) -> list[Scripted]:
+        day = calendar["games_open"] + timedelta(days=4)
+        return [_purchase(paris(calendar["flash_sales_open"]), f"ATH-{tag}", paris(day, 20))]
+
+    life = await live(journey_environment, sandbox, fan.id, purchase)
+    day = life.calendar["games_open"] + timedelta(days=4)
+    [reminder] = [e for e in life.entries if e.message == "previsit_reminder"]
+    assert (reminder.status, reminder.channel) == ("sent", "sms")
+    assert reminder.at.astimezone(PARIS).replace(microsecond=0) == paris(
+        day - timedelta(days=1), 10
+    )
+    assert len(sandbox.received_by(phone)) == 1

@@ -4,7 +4,6 @@ released journey (and of the draw) replay on the current code without a nondeter
 The histories come from `python -m tests.workflows.record_histories`.
 """
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from temporalio.worker import Replayer
 
 from journeys.lock import lock_key
 from journeys.registry import RELEASED
+from tests.workflows.record_histories import journey_version
 from workflows.draw import DrawWorkflow
 from workflows.journey import JourneyWorkflow
 
@@ -33,11 +33,5 @@ async def test_a_recorded_history_replays_on_the_current_interpreter(
 
 
 def test_every_released_journey_version_has_a_recorded_history() -> None:
-    recorded = set()
-    for history in RECORDED:
-        started = history.events[0]
-        [payload] = started.workflow_execution_started_event_attributes.input.payloads
-        input = json.loads(payload.data)
-        if "journey" in input and "version" in input:
-            recorded.add(f"{input['journey']}@{input['version']}")
+    recorded = {journey_version(history) for history in RECORDED} - {None}
     assert recorded == {lock_key(j) for j in RELEASED}
