@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
@@ -536,6 +536,9 @@ class JourneyWorkflow:
                     retry_policy=SEND_RETRY,
                 )
             except ActivityError as error:
+                # A cancelled send (its item was removed) is not a verdict on the message.
+                if isinstance(error.cause, CancelledError):
+                    raise
                 if not workflow.patched(GIVE_UP_AS_VERDICT):
                     raise
                 result = await self._give_up(send, error)

@@ -3,18 +3,28 @@ verdict and the journey goes on; an erased fan's run ends cleanly. Time-skipping
 activities, real SDKs against the sandbox."""
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
 from journeys.registry import JOURNEYS
-from journeys.steps import Branch, Case, HasConsent, Record, Send, Wait
+from journeys.steps import (
+    Branch,
+    CalendarDate,
+    Case,
+    ForEach,
+    HasConsent,
+    Record,
+    Send,
+    Wait,
+)
 from relay.db.models import Fan, Message
 from sandbox.store import Fault
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment, until_step
-from tests.workflows.test_vocabulary import WELCOME, journey, start
+from tests.workflows.test_vocabulary import WELCOME, calendar_in, event, journey, start
 from workflows import search_attributes as sa
+from workflows.journey import JourneyWorkflow
 
 NEXT = Send(id="next", message=WELCOME, channel="email", category="service")
 
@@ -133,3 +143,42 @@ async def test_a_fan_erased_before_entering_a_draw_ends_the_run_cleanly(
     # A safety net, not a measure: without the fix the entry is retried for ever.
     result = await asyncio.wait_for(handle.result(), timeout=120)
     assert (result.status, result.reason) == ("completed", "fan_erased")
+
+
+async def test_a_send_cancelled_with_its_removed_item_is_not_failed_as_given_up(
+    journey_environment: JourneyEnvironment, sandbox: Sandbox
+) -> None:
+    games, games_day = await calendar_in(journey_environment, 30)
+    definition = journey(
+        ForEach(
+            id="sessions",
+            added_by="ticket.purchased",
+            removed_by="ticket.transferred_out",
+            key="session_id",
+            until=CalendarDate(games),
+            steps=(
+                Send(id="hello", message="club_sports_nudge", channel="sms", category="service"),
+            ),
+        )
+    )
+    fan = await journey_environment.add_fan(phone=unique_phone())
+    starts = datetime.combine(games_day, time(20), UTC).isoformat()
+    sandbox.store.set_fault("twilio", Fault(status=503, rate=1.0))
+    try:
+        with journey_environment.env.auto_time_skipping_disabled():
+            handle = await start(journey_environment, definition, fan.id)
+            bought = event("ticket.purchased", session_id="ATH-1", starts_at=starts)
+            await handle.signal(JourneyWorkflow.event, bought)
+            await until_step(handle, "hello")
+            await handle.signal(
+                JourneyWorkflow.event, event("ticket.transferred_out", session_id="ATH-1")
+            )
+            for _ in range(100):
+                if (await handle.query(JourneyWorkflow.state)).items == []:
+                    break
+                await asyncio.sleep(0.02)
+        result = await handle.result()
+    finally:
+        sandbox.store.set_fault("twilio", None)
+    assert result.status == "completed"
+    assert [status for _, status, _ in await verdicts(journey_environment, fan.id)] != ["failed"]
