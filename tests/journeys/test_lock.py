@@ -2,14 +2,14 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import field, fields, make_dataclass, replace
+from dataclasses import fields, make_dataclass, replace
 from datetime import timedelta
 
 from journeys.calendar import CALENDAR
 from journeys.journey import Journey
 from journeys.lock import changed_versions, definition_hash, lock_key, read_lock
 from journeys.registry import RELEASED
-from journeys.steps import Send, Wait
+from journeys.steps import Send, Wait, added_later
 
 
 def test_every_released_version_is_locked_with_its_current_definition() -> None:
@@ -64,7 +64,7 @@ def test_a_new_step_field_left_at_its_neutral_default_leaves_released_hashes_alo
     # The vocabulary grows a field after release; versions that do not use it keep their hash.
     grown = make_dataclass(
         "Send",
-        [("sound", str, field(default="none", metadata={"neutral": "none"}))],
+        [("sound", str, added_later("none"))],
         bases=(Send,),
         frozen=True,
     )
