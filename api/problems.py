@@ -6,9 +6,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# A client that waits this long before retrying a write usually finds the database free.
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class ProblemError(HTTPException):
@@ -54,6 +58,18 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return problem(422, detail, errors=errors)
 
 
+async def _database_busy(_: Request, error: Exception) -> JSONResponse:
+    """A write that could not get the database in time (SQLite's lock, or every pooled
+    connection taken) is the server's momentary state, not a fault: 503, retry shortly."""
+    if isinstance(error, OperationalError) and "database is locked" not in str(error.orig):
+        raise error
+    response = problem(503, "the database is busy with other writes; retry this request shortly")
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(PoolTimeoutError, _database_busy)

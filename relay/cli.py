@@ -20,8 +20,14 @@ def _run(settings: Settings) -> int:
 
 def _api(settings: Settings) -> int:
     from api.app import create_app
+    from relay.logs import uvicorn_log_config
 
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=uvicorn_log_config(),
+    )
     return 0
 
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from relay.db.migrate import upgrade_to_head_async
+from relay.db.urls import display_url
 from relay.settings import Settings
 from workflows import search_attributes
 
@@ -193,7 +194,7 @@ async def run_embedded(settings: Settings) -> int:
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     api_key = ensure_key(settings, "api-key")
-    print(f"Applying database migrations to {settings.sqlalchemy_url}", flush=True)
+    print(f"Applying database migrations to {display_url(settings.sqlalchemy_url)}", flush=True)
     await upgrade_to_head_async(settings.sqlalchemy_url)
     environment = {
         **os.environ,
@@ -215,7 +216,7 @@ async def run_embedded(settings: Settings) -> int:
         await supervisor.start(relay_child("api"))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         await _wait_until_serving(f"{api_url}/health")
-        _print_banner(settings, api_url, api_key)
+        _print_banner(settings, api_url, api_key_source(settings))
         exited = asyncio.create_task(supervisor.first_exit())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -230,13 +231,20 @@ async def run_embedded(settings: Settings) -> int:
         await supervisor.stop_all()
 
 
-def _print_banner(settings: Settings, api_url: str, api_key: str) -> None:
+def api_key_source(settings: Settings) -> str:
+    """Where to find the API key: never the key itself, which terminals and logs keep."""
+    if settings.api_key:
+        return "from RELAY_API_KEY"
+    return f"in {settings.data_dir / 'api-key'}"
+
+
+def _print_banner(settings: Settings, api_url: str, key_hint: str) -> None:
     ui = f"http://127.0.0.1:{settings.temporal_ui_port}"
     print(
         f"""
   Relay is running. Ctrl-C stops everything.
     API           {api_url}   (docs: {api_url}/docs)
-    API key       {api_key}
+    API key       {key_hint}
     Temporal UI   {ui}
     Sandbox inbox {settings.sandbox_url}
     Data folder   {settings.data_dir.resolve()}

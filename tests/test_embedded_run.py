@@ -2,61 +2,17 @@
 
 import asyncio
 import os
-import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from temporalio.client import Client
 
+from relay.preferences_links import preferences_token
 from sandbox.threaded import free_port
 from tests.conftest import unique_fan
-
-STARTUP_SECONDS = 120
-
-
-@asynccontextmanager
-async def relay_run(environment: dict[str, str]) -> AsyncIterator[list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay.cli", "run",
-        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    output: list[str] = []
-
-    async def read_until_running() -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            output.append(line.decode(errors="replace"))
-            if "Data folder" in output[-1]:  # the last line of the banner
-                return
-        raise AssertionError("relay run ended before it was running:\n" + "".join(output))
-
-    reader: asyncio.Task[None] | None = None
-    try:
-        await asyncio.wait_for(read_until_running(), STARTUP_SECONDS)
-        reader = asyncio.create_task(_drain(process.stdout, output))
-        yield output
-        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        assert await asyncio.wait_for(process.wait(), 60) == 0, "".join(output)
-    finally:
-        if process.returncode is None:  # a failed assertion: still stop the children cleanly
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), 60)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if reader is not None:
-            await reader
-
-
-async def _drain(stream: asyncio.StreamReader, output: list[str]) -> None:
-    async for line in stream:
-        output.append(line.decode(errors="replace"))
+from tests.embedded import embedded_environment, relay_run
 
 
 async def wait_for_email(sandbox_url: str, address: str) -> list[dict[str, object]]:
@@ -69,27 +25,20 @@ async def wait_for_email(sandbox_url: str, address: str) -> list[dict[str, objec
     raise AssertionError(f"no email for {address} at the sandbox")
 
 
-async def test_relay_run_delivers_a_welcome_email_stops_cleanly_and_resumes(
+async def test_relay_run_delivers_a_welcome_email_logs_no_secret_stops_cleanly_and_resumes(
     tmp_path: Path,
 ) -> None:
-    ports = {name: free_port() for name in ("temporal", "ui", "api", "sandbox")}
-    environment = {
-        **os.environ,
-        "RELAY_DATA_DIR": str(tmp_path / "data"),
-        "RELAY_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
-        "RELAY_TEMPORAL_UI_PORT": str(ports["ui"]),
-        "RELAY_API_PORT": str(ports["api"]),
-        "RELAY_SANDBOX_PORT": str(ports["sandbox"]),
-    }
-    environment.pop("RELAY_API_KEY", None)
-    environment.pop("RELAY_DATABASE_URL", None)
-    api_url = f"http://127.0.0.1:{ports['api']}"
-    sandbox_url = f"http://127.0.0.1:{ports['sandbox']}"
+    environment = embedded_environment(tmp_path / "data")
+    api_url = f"http://127.0.0.1:{environment['RELAY_API_PORT']}"
+    sandbox_url = f"http://127.0.0.1:{environment['RELAY_SANDBOX_PORT']}"
     body = unique_fan(locale="fr")
 
     async with relay_run(environment) as output:
         api_key = (tmp_path / "data" / "api-key").read_text().strip()
-        assert any(api_key in line for line in output), "the banner shows the API key"
+        secret_key = (tmp_path / "data" / "secret-key").read_text().strip()
+        assert any(str(tmp_path / "data" / "api-key") in line for line in output), (
+            "the banner says where the API key is"
+        )
         async with httpx.AsyncClient(
             base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}
         ) as api:
@@ -107,9 +56,17 @@ async def test_relay_run_delivers_a_welcome_email_stops_cleanly_and_resumes(
                     break
                 await asyncio.sleep(0.1)
             assert row["delivered_at"], row
+            # The fan opens their preference page: the link's token is as good as a password.
+            token = preferences_token(secret_key, fan["id"])
+            assert (await api.get(f"/u/{token}")).status_code == 200
         temporal = await Client.connect(environment["RELAY_TEMPORAL_ADDRESS"])
         runs = [w async for w in temporal.list_workflows(f'FanId = "{fan["id"]}"')]
         assert [w.id for w in runs] == [enrolled.json()["workflow_id"]]
+    logged = "".join(output)
+    assert 'GET /u/… HTTP/1.1" 200' in logged
+    assert token not in logged
+    assert api_key not in logged
+    assert secret_key not in logged
 
     async with relay_run(environment):
         async with httpx.AsyncClient(
@@ -142,3 +99,19 @@ async def test_relay_run_refuses_to_start_when_a_port_is_taken(tmp_path: Path) -
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert f"API (RELAY_API_PORT) 127.0.0.1:{environment['RELAY_API_PORT']}" in output.decode()
+
+
+async def test_relay_run_never_prints_the_database_password(tmp_path: Path) -> None:
+    environment = embedded_environment(tmp_path / "data")
+    # Nothing listens there: the migrations fail, after the URL has been shown.
+    environment["RELAY_DATABASE_URL"] = (
+        f"postgresql://relay:pa55-w0rd@127.0.0.1:{free_port()}/relay"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "relay.cli", "run",
+        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode != 0
+    assert "postgresql+psycopg://relay:***@127.0.0.1" in output.decode()
+    assert "pa55-w0rd" not in output.decode()

@@ -11,3 +11,8 @@ def async_database_url(url: str) -> str:
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"RELAY_DATABASE_URL must be sqlite or postgresql, not {backend!r}")
     return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def display_url(url: str) -> str:
+    """The URL with its password masked, for logs and terminals."""
+    return make_url(url).render_as_string(hide_password=True)

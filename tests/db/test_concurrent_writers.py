@@ -1,0 +1,51 @@
+"""Many concurrent writers, in two processes' worth of engines, all get the database in turn."""
+
+import asyncio
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.db.engine import create_engine, session_factory
+from relay.db.models import Fan, utcnow
+from tests.conftest import DatabaseUnderTest
+
+WRITERS = 32
+TRANSACTIONS_EACH = 2
+
+
+async def _read_then_write(sessions: async_sessionmaker[AsyncSession], tag: str) -> None:
+    async with sessions() as session:
+        await session.scalar(select(func.count()).select_from(Fan))
+        session.add(
+            Fan(external_id=tag, locale="en", time_zone="Europe/Paris", created_at=utcnow())
+        )
+        await session.flush()
+        # A busy event loop between statements: the transaction holds the write lock meanwhile.
+        await asyncio.sleep(0.2)
+        await session.commit()
+
+
+async def test_concurrent_read_then_write_transactions_of_two_engines_all_commit(
+    database: DatabaseUnderTest,
+) -> None:
+    # Two engines on one database, like the API and the worker processes.
+    engines = [create_engine(database.url) for _ in range(2)]
+    factories = [session_factory(engine) for engine in engines]
+    run = uuid.uuid4().hex[:8]
+
+    async def writer(number: int) -> None:
+        for n in range(TRANSACTIONS_EACH):
+            await _read_then_write(factories[number % 2], f"writer-{run}-{number}-{n}")
+
+    outcomes = await asyncio.gather(*(writer(w) for w in range(WRITERS)), return_exceptions=True)
+
+    failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    assert failures == []
+    async with factories[0]() as session:
+        written = await session.scalar(
+            select(func.count()).select_from(Fan).where(Fan.external_id.like(f"writer-{run}-%"))
+        )
+    assert written == WRITERS * TRANSACTIONS_EACH
+    for engine in engines:
+        await engine.dispose()
