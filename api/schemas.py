@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from api.validation import e164_phone, iana_time_zone, iso_country, supported_locale
 from relay.db.models import ConsentPurpose
@@ -12,11 +13,34 @@ Phone = Annotated[str, AfterValidator(e164_phone)]
 LocaleCode = Annotated[str, AfterValidator(supported_locale)]
 TimeZone = Annotated[str, AfterValidator(iana_time_zone)]
 Country = Annotated[str, AfterValidator(iso_country)]
+# Relay's own fan ids: "fan_" and 32 hex digits (the column holds 40).
+FanId = Annotated[str, Field(min_length=1, max_length=40)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+# Interests travel into every journey's traits, in workflow history: a few dozen at most.
+MAX_INTERESTS = 50
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
 
 
 class StrictModel(BaseModel):
     # A misspelt field is a client mistake worth telling, not something to drop silently.
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: object) -> object:
+        # PostgreSQL text cannot hold NUL: refused here, it would be a 500 at the database.
+        if isinstance(data, dict) and _has_nul(data):
+            raise PydanticCustomError("nul_character", "text cannot contain NUL characters")
+        return data
 
 
 class ConsentRequest(StrictModel):
@@ -33,7 +57,10 @@ class FanUpdateRequest(StrictModel):
     locale: LocaleCode | None = None
     country: Country | None = None
     time_zone: TimeZone | None = None
-    interests: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = None
+    interests: (
+        list[Annotated[str, Field(min_length=1, max_length=50)]]
+        | None
+    ) = Field(default=None, max_length=MAX_INTERESTS)
     consents: dict[ConsentPurpose, ConsentRequest] | None = None
 
     @model_validator(mode="after")
@@ -48,7 +75,7 @@ class FanUpdateRequest(StrictModel):
 class FanRequest(FanUpdateRequest):
     """Upsert by `external_id`; on update, only the fields sent change."""
 
-    external_id: str = Field(min_length=1, max_length=200)
+    external_id: ExternalId
 
 
 class ConsentResponse(BaseModel):
@@ -74,7 +101,7 @@ class FanResponse(BaseModel):
 
 
 class EnrollmentRequest(StrictModel):
-    fan_id: str = Field(min_length=1, max_length=40)
+    fan_id: FanId
 
 
 class EnrollmentResponse(BaseModel):
