@@ -54,6 +54,12 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return problem(422, detail, errors=errors)
 
 
+async def _server_error(_: Request, error: Exception) -> JSONResponse:
+    # Our fault, not the client's: say so in the same format, and nothing more about it.
+    return problem(500, "an internal error; it is logged, and retrying later may succeed")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)

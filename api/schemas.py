@@ -57,10 +57,9 @@ class FanUpdateRequest(StrictModel):
     locale: LocaleCode | None = None
     country: Country | None = None
     time_zone: TimeZone | None = None
-    interests: (
-        list[Annotated[str, Field(min_length=1, max_length=50)]]
-        | None
-    ) = Field(default=None, max_length=MAX_INTERESTS)
+    interests: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=MAX_INTERESTS
+    )
     consents: dict[ConsentPurpose, ConsentRequest] | None = None
 
     @model_validator(mode="after")

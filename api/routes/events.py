@@ -31,8 +31,8 @@ class EventRequest(FanReference):
     event_id: str = Field(min_length=1, max_length=100)
     type: Annotated[str, AfterValidator(_known_type)]
     # Checked against the type's declared schema (journeys/events.py); bounded here first.
-    data: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]] = (
-        Field(default_factory=dict, max_length=10)
+    data: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=10
     )
     occurred_at: AwareDatetime | None = None
 

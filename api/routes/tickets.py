@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from api.deps import SessionDep
 from api.problems import ProblemError
-from api.validation import duplicates
 from api.schemas_events import (
     FanReference,
     LoadedResponse,
@@ -17,6 +16,7 @@ from api.schemas_events import (
     TicketResponse,
     TransferRequest,
 )
+from api.validation import duplicates
 from relay.db.dialect import upsert_many
 from relay.db.models import CompetitionSession, Fan, Ticket, utcnow
 
