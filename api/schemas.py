@@ -6,13 +6,26 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from api.validation import e164_phone, iana_time_zone, iso_country, supported_locale
+from api.validation import (
+    allowed,
+    countries,
+    e164_phone,
+    iana_time_zone,
+    iso_country,
+    supported_locale,
+)
+from journeys.locales import SUPPORTED_LOCALES
 from relay.db.models import ConsentPurpose
 
-Phone = Annotated[str, AfterValidator(e164_phone)]
-LocaleCode = Annotated[str, AfterValidator(supported_locale)]
-TimeZone = Annotated[str, AfterValidator(iana_time_zone)]
-Country = Annotated[str, AfterValidator(iso_country)]
+# The validators say precisely what is wrong; the schema shows clients what is allowed.
+Phone = Annotated[
+    str, AfterValidator(e164_phone), Field(max_length=20, pattern=r"^\+[1-9][0-9]{6,14}$")
+]
+LocaleCode = Annotated[
+    str, AfterValidator(supported_locale), Field(json_schema_extra=allowed(SUPPORTED_LOCALES))
+]
+TimeZone = Annotated[str, AfterValidator(iana_time_zone), Field(max_length=64)]
+Country = Annotated[str, AfterValidator(iso_country), Field(json_schema_extra=allowed(countries()))]
 # Relay's own fan ids: "fan_" and 32 hex digits (the column holds 40).
 FanId = Annotated[str, Field(min_length=1, max_length=40)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -51,7 +64,7 @@ class ConsentRequest(StrictModel):
 class FanUpdateRequest(StrictModel):
     """Only the fields sent change."""
 
-    email: EmailStr | None = None
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
     phone: Phone | None = None
     first_name: str | None = Field(default=None, max_length=100)
     locale: LocaleCode | None = None

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from api.schemas import ExternalId, FanId, StrictModel
-from api.validation import iana_time_zone
+from api.validation import allowed, iana_time_zone
+from journeys.incidents import INCIDENT_MESSAGES
 
 # Ticketing's ids: they go into URLs and space-separated lists, so no spaces or slashes.
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -94,7 +95,7 @@ class IncidentScope(StrictModel):
 
 
 class IncidentRequest(StrictModel):
-    message: str = Field(min_length=1, max_length=100)
+    message: str = Field(min_length=1, max_length=100, json_schema_extra=allowed(INCIDENT_MESSAGES))
     parameters: dict[Annotated[str, Field(max_length=50)], Any] = Field(
         default_factory=dict, max_length=20
     )
