@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.schemas import BaseSchema
 
@@ -58,7 +59,7 @@ def _explore(operation: Any, mode: GenerationMode) -> str | None:
         run()
     except Unsatisfiable:
         return None  # nothing in this operation can be invalid (no parameters, no body)
-    except Exception as failure:
+    except (Exception, FailureGroup) as failure:
         return f"{operation.label} ({mode.value}): {failure}"
     return None
 
