@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -29,6 +30,8 @@ Country = Annotated[str, AfterValidator(iso_country), Field(json_schema_extra=al
 # Relay's own fan ids: "fan_" and 32 hex digits (the column holds 40).
 FanId = Annotated[str, Field(min_length=1, max_length=40)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+# Ids in URLs: what any id column holds, and no control characters (PostgreSQL refuses NUL).
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 # Interests travel into every journey's traits, in workflow history: a few dozen at most.
 MAX_INTERESTS = 50
 

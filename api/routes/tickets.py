@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from api.deps import SessionDep
 from api.problems import ProblemError
+from api.schemas import PathId
 from api.schemas_events import (
     FanReference,
     LoadedResponse,
@@ -73,7 +74,7 @@ async def load_tickets(
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketResponse)
 async def transfer_ticket(
-    ticket_id: str, request: TransferRequest, db: SessionDep
+    ticket_id: PathId, request: TransferRequest, db: SessionDep
 ) -> TicketResponse:
     """The ticket (and every message about it from now on) goes to the new holder."""
     ticket = await db.get(Ticket, ticket_id)

@@ -148,3 +148,19 @@ async def test_an_incident_gate_longer_than_a_ticket_gate_is_refused_before_anyt
         assert (await db.get(Ticket, ticket["id"])) is not None
         gate = await db.scalar(select(Ticket.gate).where(Ticket.id == ticket["id"]))
     assert gate == "A"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/fans/%00", "/v1/fans/%00/journeys", "/v1/incidents/%00", "/v1/stats?journey=%00"]
+)
+async def test_a_nul_character_in_a_url_is_a_422_not_a_database_error(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    assert_problem(await api.get(path), 422, "pattern")
+
+
+async def test_a_nul_character_in_a_body_is_a_422_and_nothing_is_written(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"external_id": f"ext-{uuid.uuid4().hex}", "locale": "en", "first_name": "Zo\u0000e"}
+    assert_problem(await api.post("/v1/fans", json=body), 422, "NUL")
