@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from api.schemas import ExternalId, FanId, StrictModel
-from api.validation import allowed, iana_time_zone
+from api.schemas import ExternalId, FanId, StrictModel, TimeZone
+from api.validation import allowed
 from journeys.incidents import INCIDENT_MESSAGES
 
 # Ticketing's ids: they go into URLs and space-separated lists, so no spaces or slashes.
@@ -19,7 +19,7 @@ class SessionRequest(StrictModel):
     sport: str = Field(min_length=1, max_length=100)
     event_name: str = Field(min_length=1, max_length=200)
     venue: str = Field(min_length=1, max_length=200)
-    venue_time_zone: Annotated[str, AfterValidator(iana_time_zone)]
+    venue_time_zone: TimeZone
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     gates: list[Gate] = Field(default_factory=list, max_length=100)
