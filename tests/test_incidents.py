@@ -249,3 +249,44 @@ async def test_with_temporal_unreachable_nothing_is_activated_and_a_retry_sends_
     assert done["sent"] == 10
     for holder in holders:
         assert len(sandbox.received_by(holder.email or "")) == 1
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize(
+    ("message", "parameters"),
+    [
+        ("incident_gate_change", {"to_gate": PAYLOAD, "from_gate": PAYLOAD}),
+        ("incident_operator_notice", {"text": PAYLOAD, "text_fr": PAYLOAD, "text_ja": PAYLOAD}),
+        ("incident_transport_disruption", {"line": PAYLOAD, "extra_minutes": 20}),
+    ],
+)
+async def test_html_from_ticketing_or_an_operator_reaches_inboxes_as_text_never_as_markup(
+    api: httpx.AsyncClient,
+    sandbox: Sandbox,
+    sessions: async_sessionmaker[AsyncSession],
+    message: str,
+    parameters: dict[str, object],
+) -> None:
+    session_id = await add_session(api, event_name=PAYLOAD, venue=PAYLOAD, sport=PAYLOAD)
+    holders = await add_holders(api, sessions, 6, [session_id], gate=PAYLOAD, sms_only_every=2)
+    response = await api.post(
+        "/v1/incidents",
+        json={
+            "message": message,
+            "parameters": parameters,
+            "scope": {"sessions": [session_id]},
+            "channels": ["email", "sms"],
+        },
+    )
+    assert response.status_code == 202, response.text
+    assert (await wait_until_done(api, response.json()["id"]))["sent"] == 6
+    for holder in holders:
+        [received] = sandbox.received_by(holder.email or holder.phone or "")
+        if received.channel == "email":
+            assert received.html is not None and "<img" not in received.html
+            assert "&lt;img src=x onerror=alert(1)&gt;" in received.html
+            assert PAYLOAD in (received.subject or "")
+        else:
+            assert PAYLOAD in (received.text or "")  # an SMS is plain text: shown as written
