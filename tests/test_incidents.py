@@ -232,19 +232,24 @@ async def test_with_temporal_unreachable_nothing_is_activated_and_a_retry_sends_
     app = create_app(settings.model_copy(update={"temporal_address": address}))
     body = gate_change([session_id])
     key = {"Idempotency-Key": uuid.uuid4().hex, "Authorization": f"Bearer {API_KEY}"}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as cut_off:
-            await relay.cut()
-            refused = await cut_off.post("/v1/incidents", json=body, headers=key)
-            assert refused.status_code == 503, refused.text
-            assert refused.headers["content-type"] == "application/problem+json"
-            async with sessions() as db:
-                incidents = await db.scalars(select(Incident.scope))
-                assert {"sessions": [session_id]} not in list(incidents)
-            await relay.open(int(address.rsplit(":", 1)[1]))
-            retried = await cut_off.post("/v1/incidents", json=body, headers=key)
-            assert retried.status_code == 202, retried.text
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://relay.test"
+            ) as cut_off:
+                await relay.cut()
+                refused = await cut_off.post("/v1/incidents", json=body, headers=key)
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["content-type"] == "application/problem+json"
+                async with sessions() as db:
+                    incidents = await db.scalars(select(Incident.scope))
+                    assert {"sessions": [session_id]} not in list(incidents)
+                await relay.open(int(address.rsplit(":", 1)[1]))
+                retried = await cut_off.post("/v1/incidents", json=body, headers=key)
+                assert retried.status_code == 202, retried.text
+    finally:
+        await relay.cut()
     done = await wait_until_done(api, retried.json()["id"])
     assert done["sent"] == 10
     for holder in holders:
