@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api.deps import require_api_key
+from api.guard import RequestGuard
+from api.openapi import problem_responses
 from api.problems import install_problem_handlers
 from api.routes import (
     enrollments,
@@ -41,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
         await engine.dispose()
 
     app = FastAPI(title="Relay", summary="Fan journey engine", lifespan=lifespan)
+    # Before any route reads a body: the API key for /v1, and the size limit.
+    app.add_middleware(RequestGuard, api_key=settings.api_key)
     install_problem_handlers(app)
     app.include_router(health.router)
     # Fans and providers authenticate by signed links and signatures, not the API key.
@@ -54,4 +58,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stats.router, dependencies=authenticated)
     app.include_router(tickets.router, dependencies=authenticated)
     app.include_router(incidents.router, dependencies=authenticated)
+    problem_responses(app)
     return app

@@ -1,6 +1,5 @@
 """Dependencies shared by routers: the database session, Temporal, the API key."""
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -9,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.guard import BEARER_CHALLENGE, api_key_problem
 from api.problems import ProblemError
 
 _bearer = HTTPBearer(auto_error=False)
@@ -26,14 +26,12 @@ def _temporal(request: Request) -> Client:
 
 def require_api_key(
     request: Request,
+    # Declares the scheme in OpenAPI; api.guard has already checked it before the body.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise ProblemError(401, "missing API key: send Authorization: Bearer <key>", challenge)
-    expected: str = request.app.state.settings.api_key
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise ProblemError(401, "the API key is not valid", challenge)
+    why = api_key_problem(request.headers.get("authorization"), request.app.state.settings.api_key)
+    if why is not None:
+        raise ProblemError(401, why, BEARER_CHALLENGE)
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]

@@ -4,6 +4,7 @@ Webhooks arrive at least once and out of order: each event is applied once (by p
 event id) and timestamps are set once, so a late 'delivered' never hides an 'open'.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,9 +61,28 @@ def _set_once(message: Message | None, field: str, when: datetime) -> None:
         setattr(message, field, when)
 
 
+# Ledger ids are 64-bit integers at most; anything else names no message of ours.
+_LEDGER_ID = re.compile(r"[0-9]{1,18}")
+# Event times SendGrid could plausibly send (unix seconds, 2001 to 2286).
+_EVENT_TIMES = (1e9, 1e10)
+
+
 async def _message(session: AsyncSession, message_id: object) -> Message | None:
     text = str(message_id or "")
-    return await session.get(Message, int(text)) if text.isdigit() else None
+    return await session.get(Message, int(text)) if _LEDGER_ID.fullmatch(text) else None
+
+
+def _event_time(event: dict[str, Any]) -> datetime | None:
+    """The event's time; now when it has none; None when it is not a plausible time."""
+    stamp = event.get("timestamp")
+    if stamp is None:
+        return utcnow()
+    try:
+        seconds = float(stamp)
+    except (TypeError, ValueError):
+        return None
+    low, high = _EVENT_TIMES
+    return datetime.fromtimestamp(seconds, UTC) if low <= seconds < high else None
 
 
 async def _fans_at(session: AsyncSession, channel: str, address: str) -> list[Fan]:
@@ -78,11 +98,11 @@ async def _withdraw_email_marketing(
 
 
 async def apply_sendgrid_event(session: AsyncSession, event: dict[str, Any]) -> bool:
-    event_id = event.get("sg_event_id")
-    if not event_id or not await first_time(session, f"sendgrid:{event_id}"):
+    """Apply one event; false when it was seen before or is malformed (the batch goes on)."""
+    event_id, when = event.get("sg_event_id"), _event_time(event)
+    if not event_id or when is None or not await first_time(session, f"sendgrid:{event_id}"):
         return False
     message = await _message(session, event.get("relay_message_id"))
-    when = datetime.fromtimestamp(float(event.get("timestamp") or utcnow().timestamp()), UTC)
     address = str(event.get("email") or "")
     kind = event.get("event")
     if kind != "dropped":

@@ -68,8 +68,14 @@ async def _database_busy(_: Request, error: Exception) -> JSONResponse:
     return response
 
 
+async def _server_error(_: Request, error: Exception) -> JSONResponse:
+    # Our fault, not the client's: say so in the same format, and nothing more about it.
+    return problem(500, "an internal error; it is logged, and retrying later may succeed")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(PoolTimeoutError, _database_busy)
+    app.add_exception_handler(Exception, _server_error)

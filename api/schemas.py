@@ -3,20 +3,60 @@
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from api.validation import e164_phone, iana_time_zone, iso_country, supported_locale
+from api.validation import (
+    allowed,
+    countries,
+    e164_phone,
+    iana_time_zone,
+    iso_country,
+    supported_locale,
+)
+from journeys.locales import SUPPORTED_LOCALES
 from relay.db.models import ConsentPurpose
 
-Phone = Annotated[str, AfterValidator(e164_phone)]
-LocaleCode = Annotated[str, AfterValidator(supported_locale)]
-TimeZone = Annotated[str, AfterValidator(iana_time_zone)]
-Country = Annotated[str, AfterValidator(iso_country)]
+# The validators say precisely what is wrong; the schema shows clients what is allowed.
+Phone = Annotated[
+    str, AfterValidator(e164_phone), Field(max_length=20, pattern=r"^\+[1-9][0-9]{6,14}$")
+]
+LocaleCode = Annotated[
+    str, AfterValidator(supported_locale), Field(json_schema_extra=allowed(SUPPORTED_LOCALES))
+]
+TimeZone = Annotated[str, AfterValidator(iana_time_zone), Field(max_length=64)]
+Country = Annotated[str, AfterValidator(iso_country), Field(json_schema_extra=allowed(countries()))]
+# Relay's own fan ids: "fan_" and 32 hex digits (the column holds 40).
+FanId = Annotated[str, Field(min_length=1, max_length=40)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+# Ids in URLs: what any id column holds, and no control characters (PostgreSQL refuses NUL).
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+# Interests travel into every journey's traits, in workflow history: a few dozen at most.
+MAX_INTERESTS = 50
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
 
 
 class StrictModel(BaseModel):
     # A misspelt field is a client mistake worth telling, not something to drop silently.
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: object) -> object:
+        # PostgreSQL text cannot hold NUL: refused here, it would be a 500 at the database.
+        if isinstance(data, dict) and _has_nul(data):
+            raise PydanticCustomError("nul_character", "text cannot contain NUL characters")
+        return data
 
 
 class ConsentRequest(StrictModel):
@@ -27,13 +67,15 @@ class ConsentRequest(StrictModel):
 class FanUpdateRequest(StrictModel):
     """Only the fields sent change."""
 
-    email: EmailStr | None = None
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
     phone: Phone | None = None
     first_name: str | None = Field(default=None, max_length=100)
     locale: LocaleCode | None = None
     country: Country | None = None
     time_zone: TimeZone | None = None
-    interests: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = None
+    interests: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=MAX_INTERESTS
+    )
     consents: dict[ConsentPurpose, ConsentRequest] | None = None
 
     @model_validator(mode="after")
@@ -48,7 +90,7 @@ class FanUpdateRequest(StrictModel):
 class FanRequest(FanUpdateRequest):
     """Upsert by `external_id`; on update, only the fields sent change."""
 
-    external_id: str = Field(min_length=1, max_length=200)
+    external_id: ExternalId
 
 
 class ConsentResponse(BaseModel):
@@ -74,7 +116,7 @@ class FanResponse(BaseModel):
 
 
 class EnrollmentRequest(StrictModel):
-    fan_id: str = Field(min_length=1, max_length=40)
+    fan_id: FanId
 
 
 class EnrollmentResponse(BaseModel):

@@ -3,12 +3,15 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from api.schemas import StrictModel
-from api.validation import iana_time_zone
+from api.schemas import ExternalId, FanId, StrictModel, TimeZone
+from api.validation import allowed
+from journeys.incidents import INCIDENT_MESSAGES
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+# Ticketing's ids: they go into URLs and space-separated lists, so no spaces or slashes.
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+Gate = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class SessionRequest(StrictModel):
@@ -16,10 +19,10 @@ class SessionRequest(StrictModel):
     sport: str = Field(min_length=1, max_length=100)
     event_name: str = Field(min_length=1, max_length=200)
     venue: str = Field(min_length=1, max_length=200)
-    venue_time_zone: Annotated[str, AfterValidator(iana_time_zone)]
+    venue_time_zone: TimeZone
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    gates: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> "SessionRequest":
@@ -31,8 +34,8 @@ class SessionRequest(StrictModel):
 class FanReference(StrictModel):
     """A fan by Relay id or by the client's external id: exactly one of them."""
 
-    fan_id: str | None = Field(default=None, max_length=40)
-    fan_external_id: str | None = Field(default=None, max_length=200)
+    fan_id: FanId | None = None
+    fan_external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "FanReference":
@@ -44,13 +47,13 @@ class FanReference(StrictModel):
 class TicketRequest(FanReference):
     id: Identifier
     session_id: Identifier
-    gate: str | None = Field(default=None, max_length=32)
+    gate: Gate | None = None
     seats: int = Field(default=1, ge=1, le=20)
 
 
 class TransferRequest(StrictModel):
-    to_fan_id: str | None = Field(default=None, max_length=40)
-    to_fan_external_id: str | None = Field(default=None, max_length=200)
+    to_fan_id: FanId | None = None
+    to_fan_external_id: ExternalId | None = None
 
     def reference(self) -> FanReference:
         return FanReference(fan_id=self.to_fan_id, fan_external_id=self.to_fan_external_id)
@@ -72,10 +75,10 @@ class IncidentScope(StrictModel):
     """One or more sessions; or a venue and a time window; or explicit fans."""
 
     sessions: list[Identifier] | None = Field(default=None, min_length=1, max_length=500)
-    venue: str | None = None
+    venue: str | None = Field(default=None, min_length=1, max_length=200)
     from_: AwareDatetime | None = Field(default=None, alias="from")
     until: AwareDatetime | None = None
-    fans: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+    fans: list[FanId] | None = Field(default=None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
     def _one_kind(self) -> "IncidentScope":
@@ -92,12 +95,14 @@ class IncidentScope(StrictModel):
 
 
 class IncidentRequest(StrictModel):
-    message: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    message: str = Field(min_length=1, max_length=100, json_schema_extra=allowed(INCIDENT_MESSAGES))
+    parameters: dict[Annotated[str, Field(max_length=50)], Any] = Field(
+        default_factory=dict, max_length=20
+    )
     scope: IncidentScope
     channels: list[Literal["email", "sms"]] = Field(min_length=1, max_length=2)
     valid_for_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
-    supersedes: str | None = None
+    supersedes: str | None = Field(default=None, min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _distinct_channels(self) -> "IncidentRequest":

@@ -1,10 +1,13 @@
 """Field validators shared by request schemas: E.164 phones, locales, zones, countries."""
 
+from collections import Counter
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 from zoneinfo import available_timezones
 
 import phonenumbers
-from babel import Locale
+import pycountry
 
 from journeys.locales import SUPPORTED_LOCALES
 
@@ -40,12 +43,22 @@ def iana_time_zone(value: str) -> str:
 
 
 @cache
-def _countries() -> frozenset[str]:
-    codes = (str(code) for code in Locale("en").territories)
-    return frozenset(code for code in codes if len(code) == 2 and code.isalpha())
+def countries() -> frozenset[str]:
+    # ISO 3166-1 itself: Babel's territories also hold regions and private codes (EU, ZZ, XA).
+    return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 def iso_country(value: str) -> str:
-    if value not in _countries():
+    if value not in countries():
         raise ValueError(f"unknown country {value!r}; use an ISO 3166 alpha-2 code like FR")
     return value
+
+
+def duplicates(ids: Iterable[str]) -> list[str]:
+    """Ids given more than once, sorted: a batch that names one twice is ambiguous."""
+    return sorted(id_ for id_, count in Counter(ids).items() if count > 1)
+
+
+def allowed(values: Iterable[str]) -> dict[str, Any]:
+    """The values a field takes, for the OpenAPI document (its validator explains refusals)."""
+    return {"enum": sorted(values)}

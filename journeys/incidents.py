@@ -15,8 +15,8 @@ from journeys.locales import SUPPORTED_LOCALES
 @dataclass(frozen=True)
 class IncidentMessage:
     name: str
-    # Parameter name -> kind: "text", "datetime" (ISO 8601 with offset), "int", or a tuple
-    # of allowed values.
+    # Parameter name -> kind: "text", "gate", "datetime" (ISO 8601 with offset), "int", or a
+    # tuple of allowed values.
     required: dict[str, Any] = field(default_factory=dict)
     optional: dict[str, Any] = field(default_factory=dict)
     # Parameters for previews and for the test that renders every message in every locale.
@@ -34,8 +34,8 @@ INCIDENT_MESSAGES: dict[str, IncidentMessage] = {
         IncidentMessage("incident_session_cancelled"),
         IncidentMessage(
             "incident_gate_change",
-            required={"to_gate": "text"},
-            optional={"from_gate": "text"},
+            required={"to_gate": "gate"},
+            optional={"from_gate": "gate"},
             example={"to_gate": "K"},
         ),
         IncidentMessage(
@@ -60,6 +60,12 @@ INCIDENT_MESSAGES: dict[str, IncidentMessage] = {
 }
 
 
+# Longest text of each kind: a gate is written to tickets (`Ticket.gate` holds 32).
+TEXT_LIMITS = {"text": 500, "gate": 32}
+# Whole numbers are minutes of delay: a week is already absurd.
+MAX_INT = 7 * 24 * 60
+
+
 class IncidentParameterError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -72,21 +78,23 @@ def _parse(name: str, kind: Any, value: Any) -> Any:
             raise ValueError(f"{name} must be one of {', '.join(kind)}, not {value!r}")
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+            raise ValueError(f"{name} must be a whole number from 0 to {MAX_INT}, not {value!r}")
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
     if kind == "datetime":
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value) if len(value) <= 40 else None
         except ValueError:
+            parsed = None
+        if parsed is None:
             raise ValueError(f"{name} must be an ISO 8601 date-time, not {value!r}") from None
         if parsed.tzinfo is None:
             raise ValueError(f"{name} needs a UTC offset, like 2028-07-30T18:00:00+02:00")
         return value
-    if len(value) > 500:
-        raise ValueError(f"{name} is longer than 500 characters")
+    if len(value) > TEXT_LIMITS[kind]:
+        raise ValueError(f"{name} is longer than {TEXT_LIMITS[kind]} characters")
     return value
 
 

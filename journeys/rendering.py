@@ -18,7 +18,7 @@ from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from journeys.locales import RIGHT_TO_LEFT_LOCALES, SUPPORTED_LOCALES
@@ -117,16 +117,21 @@ class MessageRenderer:
                 locale: wrap(locale, translations)
                 for locale, translations in self._translations.items()
             }
+        # Escaping follows what is being made, not the file being read: an HTML email that
+        # includes a .txt notice escapes it too; an SMS or subject stays plain text.
         self._environments = {
-            locale: self._build_environment(templates_dir, locale, translations)
+            (locale, html): self._build_environment(templates_dir, locale, translations, html)
             for locale, translations in self._translations.items()
+            for html in (True, False)
         }
 
     @staticmethod
-    def _build_environment(templates_dir: Path, locale: str, translations: NullTranslations) -> Any:
+    def _build_environment(
+        templates_dir: Path, locale: str, translations: NullTranslations, html: bool
+    ) -> Any:
         environment = SandboxedEnvironment(
             loader=FileSystemLoader(templates_dir),
-            autoescape=select_autoescape(["html"]),
+            autoescape=html,
             undefined=StrictUndefined,
             extensions=["jinja2.ext.i18n"],
             keep_trailing_newline=False,
@@ -187,9 +192,9 @@ class MessageRenderer:
         return self._render_template(f"{message}/{part}", locale, context)
 
     def _render_template(self, name: str, locale: str, context: dict[str, Any]) -> str:
-        if locale not in self._environments:
+        if locale not in self._translations:
             locale = DEFAULT_LOCALE
-        template = self._environments[locale].get_template(name)
+        template = self._environments[locale, name.endswith(".html")].get_template(name)
         direction = "rtl" if locale in RIGHT_TO_LEFT_LOCALES else "ltr"
         # Only marketing email has an unsubscribe link; every other render leaves it out.
         context = {"unsubscribe_url": None, **context}

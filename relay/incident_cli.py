@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -26,6 +27,10 @@ def add_incident_commands(commands: Any) -> None:
     trigger.add_argument("--valid-minutes", type=int, default=120)
     trigger.add_argument("--supersedes", metavar="INCIDENT_ID")
     trigger.add_argument("--watch", action="store_true", help="follow progress until done")
+    trigger.add_argument(
+        "--idempotency-key",
+        help="reuse one to retry a trigger whose answer was lost (default: a new one)",
+    )
     show = actions.add_parser("show", help="an incident's progress")
     show.add_argument("incident_id")
     show.add_argument("--watch", action="store_true")
@@ -37,7 +42,7 @@ def run_incident_command(arguments: argparse.Namespace, settings: Settings) -> i
         base_url=settings.api_public_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
     ) as api:
         if arguments.action == "trigger":
-            response = api.post("/v1/incidents", json=_body(arguments))
+            response = _trigger(api, _body(arguments), arguments.idempotency_key)
         else:
             response = api.get(f"/v1/incidents/{arguments.incident_id}")
         if response.status_code >= 400:
@@ -52,6 +57,25 @@ def run_incident_command(arguments: argparse.Namespace, settings: Settings) -> i
                 return 0
             time.sleep(1)
             progress = api.get(f"/v1/incidents/{progress['id']}").json()
+
+
+# A lost answer or an unavailable engine is retried with the same key: one incident, once.
+RETRY_DELAYS = (1, 2, 4, 8)
+
+
+def _trigger(api: httpx.Client, body: dict[str, Any], key: str | None) -> httpx.Response:
+    headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+    for delay in RETRY_DELAYS:
+        try:
+            response = api.post("/v1/incidents", json=body, headers=headers)
+        except httpx.TransportError as error:
+            print(f"no answer ({error}); retrying", file=sys.stderr, flush=True)
+        else:
+            if response.status_code not in (502, 503, 504):
+                return response
+            print(f"{response.status_code}; retrying", file=sys.stderr, flush=True)
+        time.sleep(delay)
+    return api.post("/v1/incidents", json=body, headers=headers)  # the last try, as it ends
 
 
 def _body(arguments: argparse.Namespace) -> dict[str, Any]:

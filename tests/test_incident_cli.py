@@ -3,6 +3,7 @@
 import asyncio
 import os
 import sys
+import uuid
 
 import httpx
 import pytest
@@ -52,4 +53,26 @@ async def test_an_operator_triggers_and_watches_a_gate_change(
             served, "trigger", "incident_gate_change", "--session", session_id
         )
         assert code == 2 and "missing parameter 'to_gate'" in refused
+    assert all(len(sandbox.received_by(h.email or "")) == 1 for h in holders)
+
+
+async def test_triggering_twice_with_one_idempotency_key_is_one_incident(
+    api: httpx.AsyncClient,
+    sandbox: Sandbox,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    session_id = await add_session(api)
+    holders = await add_holders(api, sessions, 5, [session_id])
+    port = free_port()
+    served = settings.model_copy(update={"api_port": port})
+    trigger = (
+        "trigger", "incident_operator_notice", "--session", session_id, "--channel", "email",
+        "--param", "text=Doors open 30 minutes late.", "--idempotency-key", uuid.uuid4().hex,
+    )  # fmt: skip
+    with serve_in_thread(create_app(served), port):
+        first_code, first = await relay(served, *trigger, "--watch")
+        second_code, second = await relay(served, *trigger)
+    assert first_code == second_code == 0, first + second
+    assert first.split()[1] == second.split()[1]
     assert all(len(sandbox.received_by(h.email or "")) == 1 for h in holders)

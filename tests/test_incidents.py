@@ -1,12 +1,17 @@
 """Incidents end to end: API, IncidentWorkflow on the dev server, real SDKs, the sandbox."""
 
+import asyncio
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.db.models import Ticket
-from tests.conftest import Sandbox
+from api.app import create_app
+from relay.db.models import Incident, Ticket
+from relay.settings import Settings
+from tests.conftest import API_KEY, Sandbox
 from tests.incidents import add_holders, add_session, wait_until_done
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -139,3 +144,154 @@ async def test_with_a_fifth_of_provider_calls_failing_every_holder_still_gets_on
             sandbox.received_by(holder.phone or "")
         )
         assert count == 1, holder
+
+
+async def test_a_retry_with_the_same_idempotency_key_is_the_same_incident_sent_once(
+    api: httpx.AsyncClient, sandbox: Sandbox, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    session_id = await add_session(api)
+    holders = await add_holders(api, sessions, 20, [session_id])
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await api.post("/v1/incidents", json=gate_change([session_id]), headers=key)
+    again = await api.post("/v1/incidents", json=gate_change([session_id]), headers=key)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"]
+    progress = await wait_until_done(api, first.json()["id"])
+    late = await api.post("/v1/incidents", json=gate_change([session_id]), headers=key)
+    assert late.status_code == 202 and late.json()["id"] == first.json()["id"]
+    assert progress["sent"] == 20
+    for holder in holders:
+        assert len(sandbox.received_by(holder.email or "")) == 1
+
+
+async def test_the_same_idempotency_key_with_another_request_is_refused(
+    api: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    session_id = await add_session(api)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await api.post("/v1/incidents", json=gate_change([session_id]), headers=key)
+    assert first.status_code == 202
+    other = gate_change([session_id])
+    other["parameters"] = {"to_gate": "Z"}
+    refused = await api.post("/v1/incidents", json=other, headers=key)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "different request" in refused.json()["detail"]
+    async with sessions() as db:
+        gates = set(await db.scalars(select(Ticket.gate).where(Ticket.session_id == session_id)))
+    assert "Z" not in gates
+
+
+class TcpRelay:
+    """A TCP relay to the Temporal server that a test can cut: Temporal becomes unreachable."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.rsplit(":", 1)
+        self.port = int(port)
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self, port: int = 0) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", port)
+        return f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+        self.writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65_536):
+                    sink.write(data)
+                    await sink.drain()
+            except ConnectionError:
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+async def test_with_temporal_unreachable_nothing_is_activated_and_a_retry_sends_once(
+    api: httpx.AsyncClient,
+    sandbox: Sandbox,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    session_id = await add_session(api)
+    holders = await add_holders(api, sessions, 10, [session_id])
+    relay = TcpRelay(settings.temporal_address)
+    address = await relay.open()
+    app = create_app(settings.model_copy(update={"temporal_address": address}))
+    body = gate_change([session_id])
+    key = {"Idempotency-Key": uuid.uuid4().hex, "Authorization": f"Bearer {API_KEY}"}
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://relay.test"
+            ) as cut_off:
+                await relay.cut()
+                refused = await cut_off.post("/v1/incidents", json=body, headers=key)
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["content-type"] == "application/problem+json"
+                async with sessions() as db:
+                    incidents = await db.scalars(select(Incident.scope))
+                    assert {"sessions": [session_id]} not in list(incidents)
+                await relay.open(int(address.rsplit(":", 1)[1]))
+                retried = await cut_off.post("/v1/incidents", json=body, headers=key)
+                assert retried.status_code == 202, retried.text
+    finally:
+        await relay.cut()
+    done = await wait_until_done(api, retried.json()["id"])
+    assert done["sent"] == 10
+    for holder in holders:
+        assert len(sandbox.received_by(holder.email or "")) == 1
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize(
+    ("message", "parameters"),
+    [
+        ("incident_gate_change", {"to_gate": PAYLOAD, "from_gate": PAYLOAD}),
+        ("incident_operator_notice", {"text": PAYLOAD, "text_fr": PAYLOAD, "text_ja": PAYLOAD}),
+        ("incident_transport_disruption", {"line": PAYLOAD, "extra_minutes": 20}),
+    ],
+)
+async def test_html_from_ticketing_or_an_operator_reaches_inboxes_as_text_never_as_markup(
+    api: httpx.AsyncClient,
+    sandbox: Sandbox,
+    sessions: async_sessionmaker[AsyncSession],
+    message: str,
+    parameters: dict[str, object],
+) -> None:
+    session_id = await add_session(api, event_name=PAYLOAD, venue=PAYLOAD, sport=PAYLOAD)
+    holders = await add_holders(api, sessions, 6, [session_id], gate=PAYLOAD, sms_only_every=2)
+    response = await api.post(
+        "/v1/incidents",
+        json={
+            "message": message,
+            "parameters": parameters,
+            "scope": {"sessions": [session_id]},
+            "channels": ["email", "sms"],
+        },
+    )
+    assert response.status_code == 202, response.text
+    assert (await wait_until_done(api, response.json()["id"]))["sent"] == 6
+    for holder in holders:
+        [received] = sandbox.received_by(holder.email or holder.phone or "")
+        if received.channel == "email":
+            assert received.html is not None and "<img" not in received.html
+            assert "&lt;img src=x onerror=alert(1)&gt;" in received.html
+            assert PAYLOAD in (received.subject or "")
+        else:
+            assert PAYLOAD in (received.text or "")  # an SMS is plain text: shown as written

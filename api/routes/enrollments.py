@@ -7,7 +7,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.deps import SessionDep, TemporalDep
 from api.problems import ProblemError
 from api.routes.fans import load_fan
-from api.schemas import EnrollmentRequest, EnrollmentResponse
+from api.schemas import EnrollmentRequest, EnrollmentResponse, PathId
 from journeys.registry import UnknownJourneyError, latest_journey
 from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/journeys", tags=["enrollments"])
     responses={201: {"model": EnrollmentResponse}},
 )
 async def enroll(
-    journey: str,
+    journey: PathId,
     request: EnrollmentRequest,
     session: SessionDep,
     temporal: TemporalDep,

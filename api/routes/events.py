@@ -11,6 +11,7 @@ from api.deps import SessionDep, TemporalDep
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
 from api.schemas_events import FanReference
+from api.validation import allowed
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
 from workflows.journey_events import ReceivedEvent
 from workflows.runs import deliver_event
@@ -18,19 +19,26 @@ from workflows.runs import deliver_event
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
+PUBLIC_TYPES = sorted(set(EVENT_TYPES) - INTERNAL_EVENT_TYPES)
+
+
 def _known_type(value: str) -> str:
-    public = sorted(set(EVENT_TYPES) - INTERNAL_EVENT_TYPES)
     if value in INTERNAL_EVENT_TYPES:
         raise ValueError(f"{value!r} events come from the engine itself, not from clients")
     if value not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {value!r}; known: {', '.join(public)}")
+        raise ValueError(f"unknown event type {value!r}; known: {', '.join(PUBLIC_TYPES)}")
     return value
 
 
 class EventRequest(FanReference):
     event_id: str = Field(min_length=1, max_length=100)
-    type: Annotated[str, AfterValidator(_known_type)]
-    data: dict[str, Annotated[str, Field(max_length=500)]] = Field(default_factory=dict)
+    type: Annotated[
+        str, AfterValidator(_known_type), Field(json_schema_extra=allowed(PUBLIC_TYPES))
+    ]
+    # Checked against the type's declared schema (journeys/events.py); bounded here first.
+    data: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=10
+    )
     occurred_at: AwareDatetime | None = None
 
 

@@ -9,6 +9,7 @@ from temporalio.service import RPCError
 
 from api.deps import SessionDep, TemporalDep
 from api.routes.fans import load_fan
+from api.schemas import PathId
 from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
 
@@ -28,7 +29,7 @@ class FanJourneyResponse(BaseModel):
 
 @router.get("/{fan_id}/journeys", response_model=list[FanJourneyResponse])
 async def fan_journeys(
-    fan_id: str, db: SessionDep, temporal: TemporalDep
+    fan_id: PathId, db: SessionDep, temporal: TemporalDep
 ) -> list[FanJourneyResponse]:
     await load_fan(db, fan_id)
     found = []

@@ -11,6 +11,7 @@ from api.schemas import (
     FanResponse,
     FanUpdateRequest,
     MessageResponse,
+    PathId,
 )
 from journeys.locales import residence_zone
 from relay.db.consents import record_consent
@@ -37,7 +38,7 @@ async def upsert_fan(request: FanRequest, session: SessionDep, response: Respons
 
 
 @router.patch("/{fan_id}", response_model=FanResponse)
-async def update_fan(fan_id: str, request: FanUpdateRequest, session: SessionDep) -> FanResponse:
+async def update_fan(fan_id: PathId, request: FanUpdateRequest, session: SessionDep) -> FanResponse:
     """Change some of a fan's fields or consents; the next send sees the change."""
     fan = await load_fan(session, fan_id)
     await _apply(session, fan, request)
@@ -77,12 +78,12 @@ async def _create(session: SessionDep, request: FanRequest) -> Fan:
 
 
 @router.get("/{fan_id}", response_model=FanResponse)
-async def get_fan(fan_id: str, session: SessionDep) -> FanResponse:
+async def get_fan(fan_id: PathId, session: SessionDep) -> FanResponse:
     return fan_response(await load_fan(session, fan_id))
 
 
 @router.get("/{fan_id}/messages", response_model=list[MessageResponse])
-async def list_fan_messages(fan_id: str, session: SessionDep) -> list[MessageResponse]:
+async def list_fan_messages(fan_id: PathId, session: SessionDep) -> list[MessageResponse]:
     await load_fan(session, fan_id)
     rows = await session.scalars(
         select(Message).where(Message.fan_id == fan_id).order_by(Message.id.desc())

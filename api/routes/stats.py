@@ -1,9 +1,9 @@
 """Feedback for product owners: what each journey step's messages did."""
 
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import Integer, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -12,6 +12,7 @@ from api.schemas import StepStatsResponse
 from relay.db.models import Message, MessageStatus
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
+JourneyName = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -19,7 +20,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
 
 
 @router.get("", response_model=list[StepStatsResponse])
-async def stats(session: SessionDep, journey: str | None = None) -> list[StepStatsResponse]:
+async def stats(session: SessionDep, journey: JourneyName = None) -> list[StepStatsResponse]:
     group = (Message.journey, Message.step, Message.message)
     scope = [Message.journey == journey] if journey else []
     totals = await session.execute(

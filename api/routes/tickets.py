@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from api.deps import SessionDep
 from api.problems import ProblemError
+from api.schemas import PathId
 from api.schemas_events import (
     FanReference,
     LoadedResponse,
@@ -16,6 +17,7 @@ from api.schemas_events import (
     TicketResponse,
     TransferRequest,
 )
+from api.validation import duplicates
 from relay.db.dialect import upsert_many
 from relay.db.models import CompetitionSession, Fan, Ticket, utcnow
 
@@ -28,6 +30,7 @@ MAX_TICKETS = 10_000
 async def load_sessions(
     sessions: Annotated[list[SessionRequest], Body(max_length=MAX_SESSIONS)], db: SessionDep
 ) -> LoadedResponse:
+    _refuse_duplicates("session", [s.id for s in sessions])
     rows = [{**s.model_dump(), "updated_at": utcnow()} for s in sessions]
     await upsert_many(db, CompetitionSession.__table__, rows, ["id"])  # type: ignore[arg-type]
     await db.commit()
@@ -39,6 +42,7 @@ async def load_tickets(
     tickets: Annotated[list[TicketRequest], Body(max_length=MAX_TICKETS)], db: SessionDep
 ) -> LoadedResponse:
     """All or nothing: a batch naming an unknown fan or session is refused whole."""
+    _refuse_duplicates("ticket", [t.id for t in tickets])
     fan_ids = await resolve_fans(db, tickets)
     known_sessions = set(
         await db.scalars(
@@ -70,7 +74,7 @@ async def load_tickets(
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketResponse)
 async def transfer_ticket(
-    ticket_id: str, request: TransferRequest, db: SessionDep
+    ticket_id: PathId, request: TransferRequest, db: SessionDep
 ) -> TicketResponse:
     """The ticket (and every message about it from now on) goes to the new holder."""
     ticket = await db.get(Ticket, ticket_id)
@@ -98,6 +102,13 @@ async def resolve_fans(db: SessionDep, references: Sequence[FanReference]) -> li
     if unknown:
         raise ProblemError(422, f"unknown fans (upsert them with POST /v1/fans): {_few(unknown)}")
     return [r.fan_id or external[r.fan_external_id or ""] for r in references]
+
+
+def _refuse_duplicates(kind: str, ids: list[str]) -> None:
+    # Upserting both would keep whichever came last: the client cannot have meant that.
+    repeated = duplicates(ids)
+    if repeated:
+        raise ProblemError(422, f"duplicate {kind} ids in the batch: {_few(repeated)}")
 
 
 def _few(items: list[str]) -> str:

@@ -76,7 +76,11 @@ async def twilio_status(request: Request, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/twilio/inbound")
+@router.post(
+    "/twilio/inbound",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "TwiML"}},
+)
 async def twilio_inbound(request: Request, session: SessionDep) -> Response:
     form = await _verified_twilio_form(request)
     words = form.get("Body", "").strip().upper().split()

@@ -237,6 +237,8 @@ class Incident(Base):
     supersedes: Mapped[str | None] = mapped_column(String(40))
     superseded_by: Mapped[str | None] = mapped_column(String(40))
     audience: Mapped[int | None]
+    # SHA-256 of the request an Idempotency-Key first came with: a reuse must match it.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -206,3 +206,22 @@ async def test_twilio_status_callbacks_mark_delivery_and_dead_numbers(
     assert (row["status"], row["reason"]) == ("bounced", "twilio error 30005")
     urgent = await send(send_activities, send_input(fan["id"], channel="sms", category="urgent"))
     assert urgent.reason == "address_suppressed"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"timestamp": "abc"}, {"timestamp": 1e20}, {"relay_message_id": "9" * 30}],
+    ids=["timestamp-abc", "timestamp-1e20", "message-id-30-digits"],
+)
+async def test_one_malformed_sendgrid_event_does_not_spoil_its_batch(
+    api: httpx.AsyncClient, send_activities: SendActivities, bad: dict[str, Any]
+) -> None:
+    fan = await create_fan(api)
+    sent = await send(send_activities, send_input(fan["id"]))
+    malformed = event("open", sent.ledger_id, fan["email"], **bad)
+    delivered = event("delivered", sent.ledger_id, fan["email"])
+    response = await api.post("/v1/webhooks/sendgrid", **signed_sendgrid([malformed, delivered]))
+    assert response.status_code == 200, response.text
+    assert response.json()["received"] == 2
+    [row] = await messages(api, fan["id"])
+    assert row["delivered_at"] is not None and row["opened_at"] is None

@@ -88,3 +88,30 @@ def test_every_incident_message_is_translated_in_every_locale(message: str, loca
     translated = renderer.render_sms(message, locale, example_context(message)).body
     english = renderer.render_sms(message, "en", example_context(message)).body
     assert translated != english
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+@pytest.mark.parametrize("message", sorted(INCIDENT_MESSAGES))
+def test_outside_text_in_an_incident_is_escaped_in_html_and_plain_in_text_and_sms(
+    message: str, locale: str
+) -> None:
+    context = example_context(message)
+    # Every field an incident or a session can carry, from the operator or from ticketing.
+    outside = {name: PAYLOAD for name, value in context.items() if isinstance(value, str)}
+    outside.pop("time_zone")
+    parameters = {
+        name: PAYLOAD if isinstance(value, str) and name != "new_start" else value
+        for name, value in context["parameters"].items()
+    }
+    context |= outside | {"parameters": parameters}
+    context |= {name: value for name, value in parameters.items() if name != "new_start"}
+
+    email = renderer.render_email(message, locale, context)
+    sms = renderer.render_sms(message, locale, context)
+
+    assert "<img" not in email.html and "&lt;img src=x onerror=alert(1)&gt;" in email.html
+    assert PAYLOAD in email.subject and PAYLOAD in email.text and PAYLOAD in sms.body
+    assert "&lt;" not in email.text + email.subject + sms.body
