@@ -415,8 +415,9 @@ class JourneyWorkflow:
         until = at_local_time(self._date(step.until, item), time(0), EDITION_TIME_ZONE)
         iteration = self._progress.iterations.get(key, 0)
         while True:
-            if iteration > 0:
-                wait_key = f"{key}[{iteration}]~"
+            wait_key = f"{key}[{iteration}]~"
+            # A round cut by continue-as-new goes on where it was, not an interval later.
+            if iteration > 0 and wait_key not in self._done:
                 if workflow.patched(EVERY_ON_LOCAL_TIME):
                     due = self._next_round(step, key)
                 else:
@@ -425,7 +426,8 @@ class JourneyWorkflow:
                 due = self._deadline(wait_key, min(due, until))
                 await self._sleep(wait_key, due)
                 self._progress.rounds[key] = due.isoformat()
-            else:
+                self._done.add(wait_key)
+            elif iteration == 0:
                 self._progress.rounds.setdefault(key, workflow.now().isoformat())
             if workflow.now() >= until:
                 return

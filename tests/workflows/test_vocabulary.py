@@ -1,6 +1,7 @@
 """Each step of the vocabulary, in the time-skipping server, with real activities."""
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -341,3 +342,66 @@ async def test_every_repeats_at_the_same_local_time_across_daylight_saving_chang
         if at is not None
     }
     assert len(local_times) == 1, local_times
+
+
+async def test_a_round_cut_by_continue_as_new_goes_on_without_waiting_another_interval(
+    journey_environment: JourneyEnvironment,
+) -> None:
+    # The run's yearly continue-as-new falls inside a round's own wait.
+    name, _ = await calendar_in(journey_environment, 500)
+    definition = journey(
+        Every(
+            id="monthly",
+            interval=timedelta(days=30),
+            until=CalendarDate(name),
+            steps=(
+                Wait(id="later-that-month", duration=timedelta(days=20)),
+                Send(id="news", message=WELCOME, channel="email", category="urgent"),
+            ),
+        )
+    )
+    fan = await journey_environment.add_fan()
+    result = await (await start(journey_environment, definition, fan.id)).result()
+    assert result.runs >= 2
+    async with journey_environment.sessions() as session:
+        sent = list(
+            await session.scalars(
+                select(Message.decided_at).where(Message.fan_id == fan.id).order_by(Message.id)
+            )
+        )
+    gaps = [
+        round((later - earlier) / timedelta(days=1))
+        for earlier, later in itertools.pairwise(sent)
+        if earlier is not None and later is not None
+    ]
+    assert set(gaps) == {30}, gaps
+
+
+async def test_a_round_wait_cut_by_continue_as_new_still_waits_for_its_date(
+    journey_environment: JourneyEnvironment,
+) -> None:
+    # Rounds at 0, 40, ... 360, 400 days: the yearly continue-as-new falls in a round's wait.
+    name, _ = await calendar_in(journey_environment, 500)
+    definition = journey(
+        Every(
+            id="forty-days",
+            interval=timedelta(days=40),
+            until=CalendarDate(name),
+            steps=(Send(id="news", message=WELCOME, channel="email", category="urgent"),),
+        )
+    )
+    fan = await journey_environment.add_fan()
+    result = await (await start(journey_environment, definition, fan.id)).result()
+    assert result.runs >= 2
+    async with journey_environment.sessions() as session:
+        sent = list(
+            await session.scalars(
+                select(Message.decided_at).where(Message.fan_id == fan.id).order_by(Message.id)
+            )
+        )
+    gaps = [
+        round((later - earlier) / timedelta(days=1))
+        for earlier, later in itertools.pairwise(sent)
+        if earlier is not None and later is not None
+    ]
+    assert set(gaps) == {40}, gaps
