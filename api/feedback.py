@@ -85,6 +85,12 @@ def _event_time(event: dict[str, Any]) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if low <= seconds < high else None
 
 
+def _text(value: object, limit: int) -> str | None:
+    """An event's text as a column holds it; None when no column can (too long, a NUL)."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit and "\x00" not in text else None
+
+
 async def _fans_at(session: AsyncSession, channel: str, address: str) -> list[Fan]:
     column = Fan.email if channel == Channel.EMAIL else Fan.phone
     return list(await session.scalars(select(Fan).where(column == address)))
@@ -99,14 +105,17 @@ async def _withdraw_email_marketing(
 
 async def apply_sendgrid_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """Apply one event; false when it was seen before or is malformed (the batch goes on)."""
-    event_id, when = event.get("sg_event_id"), _event_time(event)
-    if not event_id or when is None or not await first_time(session, f"sendgrid:{event_id}"):
+    event_id, when = _text(event.get("sg_event_id"), 150), _event_time(event)
+    address = _text(event.get("email"), 320)
+    provider_id = _text(str(event.get("sg_message_id") or "").split(".")[0], 100)
+    if not event_id or when is None or address is None or provider_id is None:
+        return False
+    if not await first_time(session, f"sendgrid:{event_id}"):
         return False
     message = await _message(session, event.get("relay_message_id"))
-    address = str(event.get("email") or "")
     kind = event.get("event")
     if kind != "dropped":
-        _accepted(message, when, str(event.get("sg_message_id") or "").split(".")[0] or None)
+        _accepted(message, when, provider_id or None)
     if kind == "delivered":
         _set_once(message, "delivered_at", when)
     elif kind in ("open", "click"):
@@ -120,7 +129,7 @@ async def apply_sendgrid_event(session: AsyncSession, event: dict[str, Any]) -> 
                 message.status, message.reason = MessageStatus.BOUNCED, "hard bounce"
             await suppress_address(session, Channel.EMAIL, address, "hard bounce")
     elif kind == "dropped":
-        reason = str(event.get("reason") or "dropped")
+        reason = str(event.get("reason") or "dropped").replace("\x00", "")
         if message is not None:
             message.status, message.reason = MessageStatus.FAILED, f"dropped: {reason}"[:200]
         if reason.startswith(_SUPPRESSING_DROPS):
@@ -140,7 +149,10 @@ async def apply_sendgrid_event(session: AsyncSession, event: dict[str, Any]) -> 
 async def apply_twilio_status(
     session: AsyncSession, message_id: str | None, form: dict[str, str]
 ) -> None:
-    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    sid, status = _text(form.get("MessageSid"), 100), _text(form.get("MessageStatus"), 20)
+    error, to = _text(form.get("ErrorCode"), 20), _text(form.get("To"), 20)
+    if sid is None or status is None or error is None or to is None:
+        return  # not what Twilio sends: nothing to learn from it
     if not await first_time(session, f"twilio:{sid}:{status}"):
         return
     message = await _message(session, message_id)
@@ -148,16 +160,17 @@ async def apply_twilio_status(
     if status == "delivered":
         _set_once(message, "delivered_at", utcnow())
     elif status in ("undelivered", "failed"):
-        error = form.get("ErrorCode", "")
         _set_once(message, "bounced_at", utcnow())
         if message is not None:
             message.status, message.reason = MessageStatus.BOUNCED, f"twilio error {error}"
-        if error in _DEAD_NUMBER_ERRORS and form.get("To"):
-            await suppress_address(session, Channel.SMS, form["To"], f"twilio error {error}")
+        if error in _DEAD_NUMBER_ERRORS and to:
+            await suppress_address(session, Channel.SMS, to, f"twilio error {error}")
 
 
 async def apply_sms_keyword(session: AsyncSession, phone: str, keyword: str) -> list[Fan]:
     """STOP opts out (Twilio blocks the number for us anyway), START opts back in."""
+    if _text(phone, 20) is None:
+        return []  # no phone number is that long: not one of our fans
     fans = await _fans_at(session, Channel.SMS, phone)
     if keyword in STOP_WORDS:
         await suppress_address(session, Channel.SMS, phone, _STOP_REASON)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from api.guard import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
 
 
@@ -34,7 +35,7 @@ _WHY = {
     403: "The provider's signature or the link is not valid",
     404: "Nothing has that id",
     409: "The request conflicts with the current state",
-    413: "The body is over the size limit",
+    413: f"The body is over the limit of {MAX_BODY_BYTES // (1024 * 1024)} MiB",
     422: "The request is not valid; `errors` names the fields at fault",
     500: "An internal error",
     503: "A service the request needs (Temporal, the database) is unavailable: retry later",

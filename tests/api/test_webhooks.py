@@ -210,18 +210,59 @@ async def test_twilio_status_callbacks_mark_delivery_and_dead_numbers(
 
 @pytest.mark.parametrize(
     "bad",
-    [{"timestamp": "abc"}, {"timestamp": 1e20}, {"relay_message_id": "9" * 30}],
-    ids=["timestamp-abc", "timestamp-1e20", "message-id-30-digits"],
+    [
+        {"timestamp": "abc"},
+        {"timestamp": 1e20},
+        {"relay_message_id": "9" * 30},
+        {"email": "x" * 400 + "@example.org", "event": "bounce"},
+        {"sg_message_id": "m" * 150 + ".filter"},
+        {"reason": "bounced\u0000", "event": "dropped"},
+    ],
+    ids=[
+        "timestamp-abc",
+        "timestamp-1e20",
+        "message-id-30-digits",
+        "email-400-chars",
+        "sg-message-id-150-chars",
+        "reason-with-nul",
+    ],
 )
 async def test_one_malformed_sendgrid_event_does_not_spoil_its_batch(
     api: httpx.AsyncClient, send_activities: SendActivities, bad: dict[str, Any]
 ) -> None:
     fan = await create_fan(api)
     sent = await send(send_activities, send_input(fan["id"]))
-    malformed = event("open", sent.ledger_id, fan["email"], **bad)
+    malformed = event("open", sent.ledger_id, fan["email"]) | bad
     delivered = event("delivered", sent.ledger_id, fan["email"])
     response = await api.post("/v1/webhooks/sendgrid", **signed_sendgrid([malformed, delivered]))
     assert response.status_code == 200, response.text
     assert response.json()["received"] == 2
     [row] = await messages(api, fan["id"])
     assert row["delivered_at"] is not None and row["opened_at"] is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"MessageSid": "SM" + "9" * 150}, {"ErrorCode": "3" * 300}, {"To": "+3" + "6" * 400}],
+    ids=["sid-150-chars", "error-code-300-chars", "to-400-chars"],
+)
+async def test_a_malformed_twilio_status_callback_is_ignored_not_a_500(
+    api: httpx.AsyncClient, send_activities: SendActivities, settings: Settings, bad: dict[str, str]
+) -> None:
+    fan = await create_fan(api, phone=unique_phone())
+    sent = await send(send_activities, send_input(fan["id"], channel="sms"))
+    path = f"/v1/webhooks/twilio/status?message_id={sent.ledger_id}"
+    form = {"MessageSid": "SM" + uuid.uuid4().hex, "To": fan["phone"], "ErrorCode": "30005"}
+    form |= {"MessageStatus": "undelivered", **bad}
+    assert (await api.post(path, **signed_twilio(settings, path, form))).status_code == 204
+    [row] = await messages(api, fan["id"])
+    assert row["status"] == "sent"
+
+
+async def test_a_stop_from_a_number_no_phone_can_have_is_ignored_not_a_500(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    path = "/v1/webhooks/twilio/inbound"
+    form = {"From": "+3" + "6" * 400, "Body": "STOP", "MessageSid": "SM" + uuid.uuid4().hex}
+    response = await api.post(path, **signed_twilio(settings, path, form))
+    assert response.status_code == 200 and response.text == "<Response></Response>"
