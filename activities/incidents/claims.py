@@ -1,6 +1,7 @@
 """An incident's side of the ledger: one row per fan, claimed just before its send and
 settled as soon as the provider answers, so a crash never sends an answered message again."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,13 +176,30 @@ async def settle(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
     what it says.
     """
     now = utcnow()
-    sent = [
-        {"row_id": o.delivery.row.id, "provider_id": o.provider_id, "at": now}
-        for o in outcomes
-        if o.provider_id is not None
+    sent: dict[str, list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.provider_id is not None:
+            sent[outcome.provider_id].append(outcome.delivery.row.id)
+    # An email request's rows share one provider id: one UPDATE. SMS each have their own.
+    for provider_id, ids in sent.items():
+        if len(ids) > 1:
+            await session.execute(
+                update(_table)
+                .where(_table.c.id.in_(ids), _table.c.status == MessageStatus.RESERVED.value)
+                .values(
+                    status=MessageStatus.SENT.value,
+                    sent_at=now,
+                    updated_at=now,
+                    provider_message_id=provider_id,
+                )
+            )
+    each = [
+        {"row_id": ids[0], "provider_id": provider_id, "at": now}
+        for provider_id, ids in sent.items()
+        if len(ids) == 1
     ]
-    if sent:
-        await session.execute(_SENT, sent)
+    if each:
+        await session.execute(_SENT, each)
     for outcome in outcomes:
         row_id = outcome.delivery.row.id
         if isinstance(outcome.error, ProviderRejectedError):
