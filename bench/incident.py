@@ -121,7 +121,7 @@ async def run_engine(settings: Settings, session_id: str, fans: int, channel: st
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://relay",
                               headers={"Authorization": f"Bearer {settings.api_key}"}) as api,
-            httpx.AsyncClient(base_url=settings.sandbox_url) as sandbox,
+            httpx.AsyncClient(base_url=settings.sandbox_url, timeout=60) as sandbox,
         ):  # fmt: skip
             await asyncio.sleep(2)  # let the worker connect and poll
             started = time.time()
@@ -143,7 +143,7 @@ async def run_floor(settings: Settings, session_id: str, fans: int, channel: str
     sessions = session_factory(engine)
     async with (
         open_send_activities(settings, sessions) as sends,
-        httpx.AsyncClient(base_url=settings.sandbox_url) as sandbox,
+        httpx.AsyncClient(base_url=settings.sandbox_url, timeout=60) as sandbox,
     ):
         await sandbox.delete("/api/messages")
         started = time.time()

@@ -41,22 +41,35 @@ async def clear_messages(request: Request) -> Response:
 
 
 async def set_fault(request: Request) -> Response:
-    """Body: {"provider": "sendgrid"|"twilio", "status": 429, "times": 2} or "rate": 0.2;
-    or {"provider": ..., "latency_ms": 200} to answer slowly (after accepting)."""
+    """Body: {"provider": "sendgrid"|"twilio", "status": 429, "times": 2} or "rate": 0.2,
+    optionally "to": one recipient and "retry_after_seconds"; {"provider", "drop_connection":
+    true, ...} to take a message and close the connection unanswered; {"provider",
+    "latency_ms": 200} to answer slowly (after accepting); {"provider", "hold_answers_after":
+    40} to answer 40 more requests, then take later ones and hold their answers until
+    {"provider", "release_answers": true}."""
     body = await request.json()
     provider = body.get("provider")
-    if provider in ("sendgrid", "twilio") and "latency_ms" in body:
-        request.app.state.store.latency[provider] = float(body["latency_ms"]) / 1000
-        return Response(status_code=204)
-    if provider not in ("sendgrid", "twilio") or not isinstance(body.get("status"), int):
-        return JSONResponse({"error": "give provider (sendgrid|twilio) and status"}, 400)
-    fault = Fault(
-        status=body["status"],
-        times=body.get("times"),
-        rate=body.get("rate"),
-        retry_after_seconds=body.get("retry_after_seconds", 1),
-    )
-    request.app.state.store.set_fault(provider, fault)
+    store: SandboxStore = request.app.state.store
+    if provider not in ("sendgrid", "twilio"):
+        return JSONResponse({"error": "give provider (sendgrid|twilio)"}, 400)
+    if "latency_ms" in body:
+        store.latency[provider] = float(body["latency_ms"]) / 1000
+    elif isinstance(body.get("hold_answers_after"), int):
+        store.hold_answers_after(provider, body["hold_answers_after"])
+    elif body.get("release_answers"):
+        store.release_answers()
+    elif isinstance(body.get("status"), int) or body.get("drop_connection"):
+        fault = Fault(
+            status=body.get("status", 0),
+            times=body.get("times"),
+            rate=body.get("rate"),
+            retry_after_seconds=body.get("retry_after_seconds", 1),
+            drop_connection=bool(body.get("drop_connection")),
+            to=body.get("to"),
+        )
+        store.set_fault(provider, fault)
+    else:
+        return JSONResponse({"error": "give status, drop_connection, latency_ms or a hold"}, 400)
     return Response(status_code=204)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.store import SandboxStore
+from sandbox.store import ReceivedMessage, SandboxStore
 
 # Sandbox convention: an address whose local part is "invalid" is refused with a 400,
 # as SendGrid refuses an address it cannot parse.
@@ -36,13 +36,16 @@ async def mail_send(request: Request) -> Response:
     if problem is not None:
         return problem
     message_id = uuid.uuid4().hex[:22]
-    accepted = []
+    accepted, stored = [], []
     for index, personalization in enumerate(payload["personalizations"]):
-        _store_personalization(store, payload, personalization, f"{message_id}.{index}")
+        stored += _store_personalization(store, payload, personalization, f"{message_id}.{index}")
         custom_args = {**payload.get("custom_args", {}), **personalization.get("custom_args", {})}
         accepted += [(to["email"], custom_args) for to in personalization.get("to", [])]
     request.app.state.webhooks.sendgrid_accepted(message_id, accepted)
     await asyncio.sleep(store.latency.get("sendgrid", 0))
+    await store.until_answer_allowed("sendgrid")
+    for message in stored:
+        message.answered()
     return Response(status_code=202, headers={"X-Message-Id": message_id})
 
 
@@ -75,11 +78,11 @@ def _substitute(text: str | None, substitutions: dict[str, str]) -> str | None:
 
 def _store_personalization(
     store: SandboxStore, payload: dict[str, Any], personalization: dict[str, Any], id_: str
-) -> None:
+) -> list[ReceivedMessage]:
     substitutions = personalization.get("substitutions", {})
     custom_args = {**payload.get("custom_args", {}), **personalization.get("custom_args", {})}
     headers = {**payload.get("headers", {}), **personalization.get("headers", {})}
-    for recipient in personalization.get("to", []):
+    return [
         store.add(
             channel="email",
             to=recipient["email"],
@@ -93,3 +96,5 @@ def _store_personalization(
             custom_args=custom_args,
             headers=headers,
         )
+        for recipient in personalization.get("to", [])
+    ]

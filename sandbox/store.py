@@ -1,5 +1,6 @@
 """What the sandbox received, and the faults it was asked to inject."""
 
+import asyncio
 import random
 import threading
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,11 @@ class ReceivedMessage:
     custom_args: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     received_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    # When the provider's answer went back; None while held, or if it never did (dropped).
+    answered_at: str | None = None
+
+    def answered(self) -> None:
+        self.answered_at = datetime.now(UTC).isoformat()
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -29,12 +35,16 @@ class ReceivedMessage:
 
 @dataclass
 class Fault:
-    """Answer `status` to the next `times` requests, or to a `rate` share of them."""
+    """Answer `status` to the next `times` requests, or to a `rate` share of them; or, with
+    `drop_connection`, take the message and close the connection without an answer (the
+    sender cannot know it went). `to` limits the fault to one recipient."""
 
-    status: int
+    status: int = 0
     times: int | None = None
     rate: float | None = None
     retry_after_seconds: int = 1
+    drop_connection: bool = False
+    to: str | None = None
 
     def fires(self, chance: random.Random) -> bool:
         if self.times is not None:
@@ -49,10 +59,14 @@ class SandboxStore:
     def __init__(self, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
-        self._faults: dict[str, Fault] = {}
+        self._faults: dict[tuple[str, str | None], Fault] = {}
         # Seconds a provider waits after accepting a request and before answering it: widens
         # the window where a client crash leaves it unsure whether the message went.
         self.latency: dict[str, float] = {}
+        # Per provider: answer this many more requests, then take later ones but hold their
+        # answers until released: a crash then lands after a known part was answered.
+        self._answers_left: dict[str, int] = {}
+        self._released = asyncio.Event()
         self._chance = random.Random(seed)
 
     def add(self, **fields: Any) -> ReceivedMessage:
@@ -70,15 +84,40 @@ class SandboxStore:
             self._messages.clear()
             self._faults.clear()
             self.latency.clear()
+        self.release_answers()
 
-    def set_fault(self, provider: str, fault: Fault | None) -> None:
+    def set_fault(self, provider: str, fault: Fault | None, to: str | None = None) -> None:
         with self._lock:
             if fault is None:
-                self._faults.pop(provider, None)
+                self._faults.pop((provider, to), None)
             else:
-                self._faults[provider] = fault
+                self._faults[(provider, fault.to)] = fault
 
-    def injected_fault(self, provider: str) -> Fault | None:
+    def injected_fault(self, provider: str, to: str | None = None) -> Fault | None:
         with self._lock:
-            fault = self._faults.get(provider)
-            return fault if fault is not None and fault.fires(self._chance) else None
+            for key in ((provider, to), (provider, None)):
+                fault = self._faults.get(key)
+                if fault is not None and fault.fires(self._chance):
+                    return fault
+            return None
+
+    def hold_answers_after(self, provider: str, count: int) -> None:
+        with self._lock:
+            self._answers_left[provider] = count
+            self._released = asyncio.Event()
+
+    def release_answers(self) -> None:
+        with self._lock:
+            self._answers_left.clear()
+            self._released.set()
+
+    async def until_answer_allowed(self, provider: str) -> None:
+        """Return at once, or once held answers are released."""
+        with self._lock:
+            left = self._answers_left.get(provider)
+            if left is None:
+                return
+            self._answers_left[provider] = left - 1
+            released = self._released
+        if left <= 0:
+            await released.wait()

@@ -3,12 +3,13 @@
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.db.models import Fan
+from relay.db.models import Fan, Incident, utcnow
 from tests.conftest import unique_phone
 
 LOCALES = ("fr", "en", "ja")
@@ -31,12 +32,13 @@ async def add_holders(
     *,
     gate: str = "A",
     sms_only_every: int = 0,
+    locales: tuple[str, ...] = LOCALES,
 ) -> list[Holder]:
-    """Fans in three languages holding a ticket for each of `session_ids`."""
+    """Fans in `locales` (three by default) holding a ticket for each of `session_ids`."""
     tag = uuid.uuid4().hex[:8]
     fans = []
     for n in range(count):
-        locale = LOCALES[n % len(LOCALES)]
+        locale = locales[n % len(locales)]
         sms_only = sms_only_every and n % sms_only_every == 0
         fans.append(
             Fan(
@@ -77,6 +79,35 @@ async def add_session(api: httpx.AsyncClient, **overrides: Any) -> str:
     response = await api.put("/v1/sessions", json=[body])
     assert response.status_code == 200, response.text
     return session_id
+
+
+async def add_incident(
+    sessions: async_sessionmaker[AsyncSession],
+    session_id: str,
+    channels: list[str],
+    valid_for: timedelta = timedelta(hours=1),
+) -> str:
+    """An active gate change for the holders of `session_id`, without a workflow: for tests
+    that run its page activity themselves."""
+    incident_id = f"inc_{uuid.uuid4().hex[:16]}"
+    async with sessions() as db:
+        db.add(
+            Incident(
+                id=incident_id,
+                message="incident_gate_change",
+                parameters={"to_gate": "K", "from_gate": "A"},
+                scope={"sessions": [session_id]},
+                channels=channels,
+                valid_until=utcnow() + valid_for,
+                status="active",
+            )
+        )
+        await db.commit()
+    return incident_id
+
+
+# A page from the start of the audience to past every (locale, time zone, fan id).
+WHOLE_AUDIENCE = ("~", "~", "~")
 
 
 async def wait_until_done(
