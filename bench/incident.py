@@ -30,7 +30,11 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.incidents import GATE_PLACEHOLDER  # noqa: E402
+from activities.incidents.rendering import (  # noqa: E402
+    GATE_PLACEHOLDER,
+    gate_substitutions,
+    with_text_gate,
+)
 from activities.providers.email import MAX_PERSONALIZATIONS, OutgoingEmail, Recipient  # noqa: E402
 from activities.providers.sms import OutgoingSms  # noqa: E402
 from api.app import create_app  # noqa: E402
@@ -165,7 +169,7 @@ async def run_floor(settings: Settings, session_id: str, fans: int, channel: str
         async def send_email(chunk: list[Any], rendered: Any) -> None:
             async with in_flight:
                 recipients = [
-                    Recipient(r.email, {"relay_message_id": r.id}, {GATE_PLACEHOLDER: r.gate})
+                    Recipient(r.email, {"relay_message_id": r.id}, gate_substitutions(r.gate))
                     for r in chunk
                 ]
                 await sends.email.send(
@@ -185,7 +189,9 @@ async def run_floor(settings: Settings, session_id: str, fans: int, channel: str
                        "parameters": PARAMETERS,
                        **template_values("incident_gate_change", PARAMETERS)}  # fmt: skip
             if channel == "email":
-                rendered = sends.renderer.render_email("incident_gate_change", locale, context)
+                rendered = with_text_gate(
+                    sends.renderer.render_email("incident_gate_change", locale, context)
+                )
                 for start in range(0, len(members), MAX_PERSONALIZATIONS):
                     work.append(send_email(members[start : start + MAX_PERSONALIZATIONS], rendered))
             else:

@@ -293,5 +293,7 @@ async def test_html_from_ticketing_or_an_operator_reaches_inboxes_as_text_never_
             assert received.html is not None and "<img" not in received.html
             assert "&lt;img src=x onerror=alert(1)&gt;" in received.html
             assert PAYLOAD in (received.subject or "")
+            # The plain-text part is text: shown as written, never HTML-escaped.
+            assert PAYLOAD in (received.text or "") and "&lt;" not in (received.text or "")
         else:
             assert PAYLOAD in (received.text or "")  # an SMS is plain text: shown as written

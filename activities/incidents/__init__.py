@@ -7,6 +7,5 @@ per group; `claims` is the incident's side of the ledger (reserve, claim, settle
 
 from activities.incidents.activity import IncidentActivities
 from activities.incidents.claims import incident_key
-from activities.incidents.rendering import GATE_PLACEHOLDER
 
-__all__ = ["GATE_PLACEHOLDER", "IncidentActivities", "incident_key"]
+__all__ = ["IncidentActivities", "incident_key"]

@@ -19,7 +19,12 @@ from activities.contracts import (
 from activities.incidents import claims
 from activities.incidents.claims import Delivery
 from activities.incidents.email import send_email_group
-from activities.incidents.rendering import choose_channel, group_context, groups
+from activities.incidents.rendering import (
+    choose_channel,
+    group_context,
+    groups,
+    with_text_gate,
+)
 from activities.incidents.sms import send_sms_group
 from activities.incidents.validity import Validity
 from activities.providers.errors import ProviderUnavailableError
@@ -117,7 +122,7 @@ class IncidentActivities:
             body = self._renderer.render_sms(incident.message, locale, context).body
             callback = f"{self._settings.public_url}/v1/webhooks/twilio/status?message_id="
             return await send_sms_group(session, self._sms, validity, group, body, callback, window)
-        email = self._renderer.render_email(incident.message, locale, context)
+        email = with_text_gate(self._renderer.render_email(incident.message, locale, context))
         return await send_email_group(
             session, self._email, validity, group, email, incident.id, window
         )

@@ -6,14 +6,13 @@ rows in doubt until SendGrid's `processed` events prove them sent, or the eviden
 passes: the blast radius of one crash is at most one request in flight per page.
 """
 
-import html
 from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.incidents.claims import Delivery, Outcome, claim, settle
-from activities.incidents.rendering import GATE_PLACEHOLDER
+from activities.incidents.rendering import gate_substitutions
 from activities.incidents.validity import Validity
 from activities.providers.email import (
     MAX_PERSONALIZATIONS,
@@ -60,7 +59,7 @@ async def _send_chunk(
             Recipient(
                 d.address,
                 {"relay_message_id": str(d.row.id), "incident": incident_id},
-                {GATE_PLACEHOLDER: html.escape(d.holder.gate)} if d.holder.gate else {},
+                gate_substitutions(d.holder.gate),
             )
             for d in chunk
         ]

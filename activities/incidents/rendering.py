@@ -4,6 +4,7 @@ One body per (channel, locale, time zone, session, gate): SMS are rendered per g
 shares one body across gates, and SendGrid puts each recipient's gate in by substitution.
 """
 
+import html
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -11,10 +12,15 @@ from typing import Any
 from activities import audience
 from activities.incidents.claims import Delivery
 from journeys.incidents import template_values
+from journeys.rendering import RenderedEmail
 from relay.db.models import Incident
 
-# Email groups share one body across gates: SendGrid puts each recipient's gate in.
-GATE_PLACEHOLDER = "-relay-gate-"
+# Email groups share one body across gates: SendGrid puts each recipient's gate in. SendGrid
+# substitutes the same key in every part, so the HTML part and the plain parts (subject, text)
+# each get a key of their own: the gate escaped for HTML, and as written for text. Neither key
+# is a prefix of the other, or one substitution would eat into the other.
+GATE_PLACEHOLDER = "-relay-gate-html-"
+GATE_TEXT_PLACEHOLDER = "-relay-text-gate-"
 
 
 def choose_channel(
@@ -53,3 +59,17 @@ def group_context(incident: Incident, group: Sequence[Delivery]) -> dict[str, An
         "parameters": incident.parameters,
         **template_values(incident.message, incident.parameters),
     }
+
+
+def with_text_gate(email: RenderedEmail) -> RenderedEmail:
+    """The email rendered with GATE_PLACEHOLDER, its plain parts keyed for the plain gate."""
+    return RenderedEmail(
+        subject=email.subject.replace(GATE_PLACEHOLDER, GATE_TEXT_PLACEHOLDER),
+        html=email.html,
+        text=email.text.replace(GATE_PLACEHOLDER, GATE_TEXT_PLACEHOLDER),
+    )
+
+
+def gate_substitutions(gate: str | None) -> dict[str, str]:
+    """One recipient's gate for both keys (an empty dict when they have none)."""
+    return {GATE_PLACEHOLDER: html.escape(gate), GATE_TEXT_PLACEHOLDER: gate} if gate else {}
