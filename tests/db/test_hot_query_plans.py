@@ -14,16 +14,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from activities import audience, ledger
-from activities.contracts import SendInput
+from activities.contracts import (
+    DrawLotsInput,
+    LapseInput,
+    OfferInput,
+    RecordEntryInput,
+    SendInput,
+)
+from activities.draws import DrawActivities
 from activities.fans import suppressed_channels
 from api.app import create_app
 from api.feedback import apply_sendgrid_event, apply_sms_keyword
@@ -306,3 +315,22 @@ async def test_an_incident_pages_its_audience_by_index(
 
     assert plans.sequential_scans == []
     assert index in plans.indexes
+
+
+async def test_a_draw_reads_only_its_own_entries(world: World) -> None:
+    # Offered before the shuffle, no entry is ranked yet: no journey is signalled, so these
+    # activities never use their Temporal client.
+    draws = DrawActivities(world.sessions, cast(Client, None))
+    draw, run = f"plans-{uuid.uuid4().hex[:8]}", ActivityEnvironment().run
+
+    async def hold_the_draw() -> None:
+        await run(draws.record_entry, RecordEntryInput(draw, world.fan.id, "entered"))
+        await run(draws.offer_places, OfferInput(draw, "torch-relay-draw", 0, 1))
+        await run(draws.draw_lots, DrawLotsInput(draw, "seed", datetime.now(UTC).isoformat()))
+        await run(draws.lapse_unconfirmed, LapseInput(draw, 0))
+
+    plans = await plans_of(world, hold_the_draw)
+
+    assert plans.sequential_scans == []
+    # Both lead with the draw; which one the planner takes for a statement is its business.
+    assert plans.indexes & {"pk_draw_entry", "ix_draw_entry_draw_rank"}
