@@ -19,7 +19,6 @@ from typing import Any, cast
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
@@ -130,8 +129,10 @@ async def world() -> AsyncIterator[World]:
 
 
 @contextmanager
-def recorded() -> Iterator[list[Statement]]:
-    """The reading and writing statements any engine sends meanwhile, as the driver got them."""
+def recorded(engine: AsyncEngine) -> Iterator[list[Statement]]:
+    """The reading and writing statements the engine sends meanwhile, as the driver got them.
+
+    This engine's only: workers of other tests may share the event loop and the database."""
     statements: list[Statement] = []
 
     def record(
@@ -147,11 +148,11 @@ def recorded() -> Iterator[list[Statement]]:
         ):
             statements.append((statement, parameters))
 
-    event.listen(Engine, "before_cursor_execute", record)
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(Engine, "before_cursor_execute", record)
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -161,8 +162,8 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def plans_of(world: World, code: Callable[[], Awaitable[object]]) -> Plans:
-    """Run the code, then EXPLAIN what it sent (outside its transaction: nothing runs twice)."""
-    with recorded() as statements:
+    """Run the code, then EXPLAIN what it sent (without ANALYZE: nothing runs twice)."""
+    with recorded(world.engine) as statements:
         await code()
     assert statements, "the code sent no statement to explain"
     indexes: set[str] = set()
