@@ -24,14 +24,15 @@ INDEXES = (
 def upgrade() -> None:
     # Built CONCURRENTLY on PostgreSQL, outside a transaction: a plain CREATE INDEX on 11 M
     # fans and their ledger would block every send and webhook until it finished. SQLite
-    # ignores the flag. If a concurrent build fails it leaves an invalid index behind:
-    # drop it by hand and upgrade again.
+    # ignores the flag. Each index commits on its own, so an upgrade cut short is run again
+    # over the ones already built; a concurrent build that failed leaves an invalid index
+    # behind: drop it by hand and upgrade again.
     with op.get_context().autocommit_block():
         for name, table, columns in INDEXES:
-            op.create_index(name, table, columns, postgresql_concurrently=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True, if_not_exists=True)
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
         for name, table, _ in reversed(INDEXES):
-            op.drop_index(name, table_name=table, postgresql_concurrently=True)
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
