@@ -98,8 +98,9 @@ class Fan(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_fan_id)
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
-    email: Mapped[str | None] = mapped_column(String(320))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # Bounces, unsubscribes and STOP replies name an address, not a fan (api/feedback.py).
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     first_name: Mapped[str | None] = mapped_column(String(100))
     locale: Mapped[str] = mapped_column(String(10))
     country: Mapped[str | None] = mapped_column(String(2))
@@ -136,6 +137,9 @@ class Message(Base):
     """The message ledger: one row per intended send, written before the provider is called."""
 
     __tablename__ = "message"
+    # /v1/stats?journey= and an incident's progress (journey "incident", step its id) read
+    # one journey's or one step's rows, never the whole ledger.
+    __table_args__ = (Index("ix_message_journey_step_message", "journey", "step", "message"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Deterministic: workflow id + step path + occurrence. Unique, so a retry finds its row.
@@ -180,7 +184,9 @@ class Suppression(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(320))
+    # Sends look addresses up without their channel (activities/fans.py, incidents), which
+    # the (channel, address) constraint cannot serve.
+    address: Mapped[str] = mapped_column(String(320), index=True)
     reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
