@@ -71,9 +71,13 @@ async def open_send_activities(
 
 @asynccontextmanager
 async def open_workers(
-    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    client: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    build_id: str | None = None,
 ) -> AsyncIterator[Sequence[Worker]]:
-    """Relay's workers, not yet running: `run()` them or enter them as context managers."""
+    """Relay's workers, not yet running: `run()` them or enter them as context managers.
+    Without a `build_id`, the SDK derives one from the code of every loaded module."""
     traits = TraitsActivities(sessions)
     draws = DrawActivities(sessions, client)
     enrollments = EnrollActivities(client)
@@ -94,12 +98,14 @@ async def open_workers(
                     enrollments.enroll,
                 ],
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                build_id=build_id,
             ),
             Worker(
                 client,
                 task_queue=BROADCAST_TASK_QUEUE,
                 workflows=[IncidentWorkflow],
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                build_id=build_id,
             ),
             Worker(
                 client,
@@ -112,6 +118,7 @@ async def open_workers(
                     incidents.finish_incident,
                 ],
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                build_id=build_id,
             ),
         )
 

@@ -80,6 +80,10 @@ MEMBERS = "/members"
 GIVE_UP_AS_VERDICT = "send-gives-up-as-a-ledger-verdict"
 END_WHEN_ERASED = "end-when-the-fan-is-erased"
 EVERY_ON_LOCAL_TIME = "every-repeats-on-the-fans-local-time"
+# Runs started after this change load traits by local activity, share one timer among waits
+# for the same moment and upsert search attributes only when their values change: Cloud bills
+# each activity, timer and upsert (all local activities of one workflow task: one action).
+FEWER_ACTIONS = "fewer-actions-per-message"
 # A Temporal failure type whose retries ran out because the provider stayed unreachable.
 _PROVIDER_DOWN = {"ProviderUnavailable", "DeliveryInDoubt"}
 
@@ -173,6 +177,9 @@ class JourneyWorkflow:
         self._started_at: datetime | None = None
         # (JourneyStep, Status) as last upserted; the start sets ("start", "running").
         self._published = ("start", "running")
+        self._lean = False
+        # Timers by deadline (ISO 8601), shared by every wait that ends then (lean runs).
+        self._alarms: dict[str, asyncio.Task[None]] = {}
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -216,11 +223,13 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyState:
         self._started_at = workflow.now()
+        self._lean = workflow.patched(FEWER_ACTIONS)
         try:
             traits = await self._refresh_traits()
-            workflow.upsert_search_attributes(
-                [sa.LOCALE.value_set(traits.locale), sa.ZONE.value_set(traits.zone)]
-            )
+            if not self._lean:
+                workflow.upsert_search_attributes(
+                    [sa.LOCALE.value_set(traits.locale), sa.ZONE.value_set(traits.zone)]
+                )
             await self._steps(self._journey.steps, "", None)
             self._status = "completed"
         except _Exit:
@@ -313,9 +322,13 @@ class JourneyWorkflow:
                     return False
                 # One timer to the deadline, cut only where the run's lifetime ends.
                 assert self._started_at is not None
-                piece = self._started_at + RUN_LIFETIME - now
+                end = self._started_at + RUN_LIFETIME
                 if until is not None:
-                    piece = min(until - now, piece)
+                    end = min(until, end)
+                if self._lean:
+                    await self._ring_or_ready(self._alarm(end), ready)
+                    continue
+                piece = end - now
                 try:
                     await workflow.wait_condition(
                         lambda: ready() or self._interrupted(), timeout=piece
@@ -324,6 +337,21 @@ class JourneyWorkflow:
                     pass
         finally:
             self._waiting_until = None
+
+    async def _ring_or_ready(self, alarm: "asyncio.Task[None]", ready: Callable[[], bool]) -> None:
+        await workflow.wait_condition(lambda: ready() or alarm.done() or self._interrupted())
+
+    def _alarm(self, deadline: datetime) -> "asyncio.Task[None]":
+        """The timer that fires at `deadline`, started by the first wait for it: branches
+        waiting for the same moment (the run's end, a ForEach's last day) and a wait that
+        resumes after an event share one timer, one Cloud action."""
+        key = deadline.isoformat()
+        alarm = self._alarms.get(key)
+        if alarm is None:
+            alarm = asyncio.create_task(workflow.sleep(deadline - workflow.now()))
+            alarm.add_done_callback(lambda _: self._alarms.pop(key, None))
+            self._alarms[key] = alarm
+        return alarm
 
     def _deadline(self, key: str, first_time: datetime) -> datetime:
         """The deadline this step instance set the first time it ran (in any earlier run)."""
@@ -424,6 +452,9 @@ class JourneyWorkflow:
                     due = workflow.now() + step.interval
                 # Never past `until`: what follows the loop must not wait for a last interval.
                 due = self._deadline(wait_key, min(due, until))
+                if self._lean:
+                    # Between rounds the run waits at the loop, whoever sent last.
+                    self._enter_step(step.id)
                 await self._sleep(wait_key, due)
                 self._progress.rounds[key] = due.isoformat()
                 self._done.add(wait_key)
@@ -583,12 +614,21 @@ class JourneyWorkflow:
 
     async def _refresh_traits(self) -> Traits:
         try:
-            self._traits = await workflow.execute_activity_method(
-                TraitsActivities.load_traits,
-                LoadTraitsInput(self._input.fan_id),
-                start_to_close_timeout=TRAITS_TIMEOUT,
-            )
-        except ActivityError as error:
+            if self._lean:
+                # One database read: in the workflow task, without a round trip of its own.
+                self._traits = await workflow.execute_local_activity_method(
+                    TraitsActivities.load_traits,
+                    LoadTraitsInput(self._input.fan_id),
+                    start_to_close_timeout=TRAITS_TIMEOUT,
+                )
+            else:
+                self._traits = await workflow.execute_activity_method(
+                    TraitsActivities.load_traits,
+                    LoadTraitsInput(self._input.fan_id),
+                    start_to_close_timeout=TRAITS_TIMEOUT,
+                )
+        # A local activity's failure reaches the workflow as itself, not as its cause.
+        except (ActivityError, ApplicationError) as error:
             _end_if_erased(error)
             raise
         return self._traits
@@ -600,6 +640,9 @@ class JourneyWorkflow:
     def _publish_step(self) -> None:
         """Tell visibility where the run waits (one upsert, one Cloud action: only for steps
         that wait, which are the ones an operator looks for, and only when it changed)."""
+        if self._lean:
+            self._publish_changes()
+            return
         published = (self._current_step, self._status)
         if published != self._published:
             self._published = published
@@ -607,8 +650,20 @@ class JourneyWorkflow:
                 [sa.JOURNEY_STEP.value_set(published[0]), sa.STATUS.value_set(published[1])]
             )
 
+    def _publish_changes(self) -> None:
+        """One upsert of whatever an operator would now see differently: the step and status,
+        and the fan's locale and zone (set with the first wait, kept by continue-as-new)."""
+        wanted = [(sa.JOURNEY_STEP, self._current_step), (sa.STATUS, self._status)]
+        if self._traits is not None:
+            wanted += [(sa.LOCALE, self._traits.locale), (sa.ZONE, self._traits.zone)]
+        current = workflow.info().typed_search_attributes
+        changed = [key.value_set(value) for key, value in wanted if current.get(key) != value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
 
-def _end_if_erased(error: ActivityError) -> None:
+
+def _end_if_erased(error: ActivityError | ApplicationError) -> None:
     """An activity found the fan gone: end the run cleanly rather than fail it."""
-    if isinstance(error.cause, ApplicationError) and error.cause.type == FAN_NOT_FOUND:
+    failure = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(failure, ApplicationError) and failure.type == FAN_NOT_FOUND:
         raise _End(FAN_ERASED) from error

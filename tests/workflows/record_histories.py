@@ -4,32 +4,41 @@
 
 Two sample fans live every released journey in the time-skipping server (relay.simulate):
 one takes the happy paths (drawn, buys, accepted, carries the torch), the other the rest
-(not drawn, declined, not drawn for the torch). The final history of each run of a journey
-version not recorded yet, and the draw's, is saved as JSON under tests/workflows/histories/.
-A recorded history is never overwritten: the point of the files is that old histories keep
-replaying on new code, so run this when a journey version is added.
+(not drawn, declined, not drawn for the torch); a third lives the older versions still
+released. The final history of each run of a journey version not recorded yet on the
+interpreter's current path (runs record the `CURRENT_PATH` patch first), and the draw's, is
+saved as JSON under tests/workflows/histories/. A recorded history is never overwritten: the
+point of the files is that old histories keep replaying on new code, so run this when a
+journey version or an interpreter path is added.
 """
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from journeys.registry import DRAWS, JOURNEYS, get_journey
 from relay.simulate import (
     PROFILES,
+    SESSIONS,
     add_sample_fan,
     default_script,
     other_paths_script,
     play,
+    session_start,
     simulation,
 )
 from workflows.draw import draw_workflow_id
-from workflows.journey_events import journey_workflow_id
+from workflows.journey import FEWER_ACTIONS
+from workflows.journey_events import ReceivedEvent, journey_workflow_id
 from workflows.runs import start_journey
 
 HERE = Path(__file__).resolve().parent / "histories"
+# The patch every run of the current interpreter records first.
+CURRENT_PATH = FEWER_ACTIONS
 
 
 def journey_version(history: WorkflowHistory) -> str | None:
@@ -40,12 +49,32 @@ def journey_version(history: WorkflowHistory) -> str | None:
     return f"{input['journey']}@{input['version']}" if "version" in input else None
 
 
-def recorded() -> set[str]:
-    return {
-        version
-        for path in HERE.glob("*.json")
-        if (version := journey_version(WorkflowHistory.from_json(path.stem, path.read_text())))
-    }
+def patches(history: WorkflowHistory) -> set[str]:
+    """The patches (`workflow.patched` ids) a history recorded."""
+    found = set()
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and (
+            marker.marker_name == "core_patch"
+        ):
+            [payload] = marker.details["patch-data"].payloads
+            found.add(json.loads(payload.data)["id"])
+    return found
+
+
+def on_current_path(history: WorkflowHistory) -> bool:
+    return CURRENT_PATH in patches(history)
+
+
+def recorded() -> set[tuple[str, bool]]:
+    """(`name@version`, on the current path) of every recorded journey history."""
+    found = set()
+    for path in HERE.glob("*.json"):
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        version = journey_version(history)
+        if version:
+            found.add((version, on_current_path(history)))
+    return found
 
 
 async def record() -> None:
@@ -53,9 +82,20 @@ async def record() -> None:
         start = await env.get_current_time()
         happy = await add_sample_fan(sessions, PROFILES["lyon"])
         other = await add_sample_fan(sessions, PROFILES["osaka"])
-        # Fans already on club-onboarding v1 keep it for years: its history replays too.
+        # Fans already on older versions keep them for years: their histories replay too.
         first = await add_sample_fan(sessions, PROFILES["lyon"])
         await start_journey(env.client, get_journey("club-onboarding", 1), first)
+        session_id, *_, days, hour, minute, _ = SESSIONS[0]
+        purchase = ReceivedEvent(
+            event_id=f"record-{first}-purchase",
+            type="ticket.purchased",
+            data={
+                "session_id": session_id,
+                "starts_at": session_start(days, hour, minute).isoformat(),
+            },
+            occurred_at=(start + timedelta(minutes=1)).isoformat(),
+        )
+        await start_journey(env.client, get_journey("spectator-previsit", 1), first, purchase)
         await play(
             env,
             env.client,
@@ -70,8 +110,10 @@ async def record() -> None:
                 except Exception:  # not on this journey
                     continue
                 version = journey_version(history)
-                if version not in known:
-                    (HERE / f"{version}.{label}.json").write_text(history.to_json())
+                current = on_current_path(history)
+                if version is not None and (version, current) not in known:
+                    name = f"{version}.{label}" + (f".{CURRENT_PATH}" if current else "")
+                    (HERE / f"{name}.json").write_text(history.to_json())
         for spec in DRAWS:
             handle = env.client.get_workflow_handle(draw_workflow_id(spec.name))
             await handle.result()

@@ -12,7 +12,7 @@ from temporalio.worker import Replayer
 
 from journeys.lock import lock_key
 from journeys.registry import RELEASED
-from tests.workflows.record_histories import journey_version
+from tests.workflows.record_histories import journey_version, on_current_path
 from workflows.draw import DrawWorkflow
 from workflows.journey import JourneyWorkflow
 
@@ -34,4 +34,9 @@ async def test_a_recorded_history_replays_on_the_current_interpreter(
 
 def test_every_released_journey_version_has_a_recorded_history() -> None:
     recorded = {journey_version(history) for history in RECORDED} - {None}
+    assert recorded == {lock_key(j) for j in RELEASED}
+
+
+def test_every_released_journey_version_has_a_history_on_the_interpreters_current_path() -> None:
+    recorded = {journey_version(h) for h in RECORDED if on_current_path(h)} - {None}
     assert recorded == {lock_key(j) for j in RELEASED}
