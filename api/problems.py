@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem details, with a message a person can act on."""
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -44,11 +45,24 @@ def _describe(error: Any) -> dict[str, str]:
     }
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     response = problem(error.status_code, str(error.detail))
     response.headers.update(error.headers or {})
+    if error.status_code == 405 and (methods := _methods_of_path(request)):
+        response.headers["Allow"] = ", ".join(methods)
     return response
+
+
+def _methods_of_path(request: Request) -> list[str]:
+    """Every method the path takes. Starlette names only those of the first route that
+    matched the path, and a path served by two routes (GET and POST apart) takes both; the
+    OpenAPI document (built once, cached) lists them all per path template."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

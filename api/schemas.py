@@ -13,19 +13,30 @@ from api.validation import (
     e164_phone,
     iana_time_zone,
     iso_country,
+    mailbox_length,
     supported_locale,
+    time_zones,
 )
 from journeys.locales import SUPPORTED_LOCALES
 from relay.db.models import ConsentPurpose
 
 # The validators say precisely what is wrong; the schema shows clients what is allowed.
+# (A `pattern` constraint after a validator would be dropped from the document: pydantic cannot
+# apply it there, so it is declared for the document only, and the validator enforces more.)
 Phone = Annotated[
-    str, AfterValidator(e164_phone), Field(max_length=20, pattern=r"^\+[1-9][0-9]{6,14}$")
+    str,
+    AfterValidator(e164_phone),
+    Field(max_length=20, json_schema_extra={"pattern": r"^\+[1-9][0-9]{6,14}$"}),
 ]
+Email = Annotated[EmailStr, AfterValidator(mailbox_length), Field(max_length=320)]
 LocaleCode = Annotated[
     str, AfterValidator(supported_locale), Field(json_schema_extra=allowed(SUPPORTED_LOCALES))
 ]
-TimeZone = Annotated[str, AfterValidator(iana_time_zone), Field(max_length=64)]
+TimeZone = Annotated[
+    str,
+    AfterValidator(iana_time_zone),
+    Field(max_length=64, json_schema_extra=allowed(time_zones())),
+]
 Country = Annotated[str, AfterValidator(iso_country), Field(json_schema_extra=allowed(countries()))]
 # Relay's own fan ids: "fan_" and 32 hex digits (the column holds 40).
 FanId = Annotated[str, Field(min_length=1, max_length=40)]
@@ -67,7 +78,7 @@ class ConsentRequest(StrictModel):
 class FanUpdateRequest(StrictModel):
     """Only the fields sent change."""
 
-    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+    email: Email | None = None
     phone: Phone | None = None
     first_name: str | None = Field(default=None, max_length=100)
     locale: LocaleCode | None = None

@@ -32,12 +32,12 @@ def supported_locale(value: str) -> str:
 
 
 @cache
-def _time_zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
 def iana_time_zone(value: str) -> str:
-    if value not in _time_zones():
+    if value not in time_zones():
         raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
     return value
 
@@ -46,6 +46,19 @@ def iana_time_zone(value: str) -> str:
 def countries() -> frozenset[str]:
     # ISO 3166-1 itself: Babel's territories also hold regions and private codes (EU, ZZ, XA).
     return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+# RFC 5321: a mailbox's local part holds at most 64 octets; no mail server takes a longer one.
+MAX_LOCAL_PART = 64
+
+
+def mailbox_length(value: str) -> str:
+    local_part = value.rsplit("@", 1)[0]
+    if len(local_part.encode()) > MAX_LOCAL_PART:
+        raise ValueError(
+            f"the part before @ is {len(local_part.encode())} bytes; at most {MAX_LOCAL_PART}"
+        )
+    return value
 
 
 def iso_country(value: str) -> str:

@@ -164,3 +164,23 @@ async def test_a_nul_character_in_a_body_is_a_422_and_nothing_is_written(
 ) -> None:
     body = {"external_id": f"ext-{uuid.uuid4().hex}", "locale": "en", "first_name": "Zo\u0000e"}
     assert_problem(await api.post("/v1/fans", json=body), 422, "NUL")
+
+
+async def test_an_email_whose_local_part_is_longer_than_sixty_four_characters_is_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    # RFC 5321: no mail server takes it, so it would only fail later, at SendGrid.
+    refused = await api.post(
+        "/v1/fans", json={"external_id": uuid.uuid4().hex, "email": "a" * 65 + "@example.org"}
+    )
+    assert_problem(refused, 422, "64")
+
+
+async def test_the_openapi_document_shows_the_phone_pattern_and_the_time_zones_allowed(
+    api: httpx.AsyncClient,
+) -> None:
+    # Schemathesis and client generators read these: the document is no looser than the checks.
+    fan = (await api.get("/openapi.json")).json()["components"]["schemas"]["FanRequest"]
+    phone, time_zone = (fan["properties"][f]["anyOf"][0] for f in ("phone", "time_zone"))
+    assert phone["pattern"].startswith("^\\+")
+    assert "Europe/Paris" in time_zone["enum"] and "" not in time_zone["enum"]

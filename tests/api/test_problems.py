@@ -118,3 +118,15 @@ async def test_the_openapi_document_declares_each_problem_as_problem_json(
     assert "403" in document["paths"]["/v1/webhooks/sendgrid"]["post"]["responses"]
     limits = document["components"]["schemas"]["FanRequest"]["properties"]["interests"]
     assert limits["anyOf"][0]["maxItems"] == 50
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"), [("/v1/fans/fan_x", {"GET", "PATCH"}), ("/u/token", {"GET", "POST"})]
+)
+async def test_a_wrong_method_names_every_method_the_path_takes(
+    api: httpx.AsyncClient, path: str, methods: set[str]
+) -> None:
+    # RFC 9110: Allow lists the methods the resource supports, whichever route serves each.
+    response = await api.request("OPTIONS", path)
+    assert_problem(response, 405, "Method Not Allowed")
+    assert set(response.headers["allow"].split(", ")) == methods
