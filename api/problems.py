@@ -23,6 +23,16 @@ class ProblemError(HTTPException):
         super().__init__(status_code=status, detail=detail, headers=headers)
 
 
+# Messages quote what was refused: a huge value is shown cut short, so answers stay small.
+MAX_MESSAGE_CHARACTERS = 300
+
+
+def _clipped(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARACTERS:
+        return message
+    return message[:MAX_MESSAGE_CHARACTERS] + "… (cut short)"
+
+
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     body |= {"detail": detail, **extra}
@@ -41,7 +51,7 @@ def _describe(error: Any) -> dict[str, str]:
         return {"field": "body", "message": f"the body is not valid JSON ({reason})"}
     return {
         "field": _field(tuple(error["loc"])),
-        "message": str(error["msg"]).removeprefix("Value error, "),
+        "message": _clipped(str(error["msg"]).removeprefix("Value error, ")),
     }
 
 

@@ -184,3 +184,14 @@ async def test_the_openapi_document_shows_the_phone_pattern_and_the_time_zones_a
     phone, time_zone = (fan["properties"][f]["anyOf"][0] for f in ("phone", "time_zone"))
     assert phone["pattern"].startswith("^\\+")
     assert "Europe/Paris" in time_zone["enum"] and "" not in time_zone["enum"]
+
+
+async def test_a_problem_does_not_echo_a_huge_refused_value_in_full(
+    api: httpx.AsyncClient,
+) -> None:
+    # The answer to a mistake stays small whatever was sent: the value is shown cut short.
+    refused = await api.post(
+        "/v1/fans", json={"external_id": uuid.uuid4().hex, "locale": "x" * 5_000}
+    )
+    assert_problem(refused, 422, "unknown locale")
+    assert len(refused.content) < 2_000
