@@ -55,12 +55,7 @@ async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) 
     if problems:
         raise ProblemError(422, f"{request.type} event data: {'; '.join(problems)}")
     [fan_id] = await resolve_fans(db, [request])
-    event = ReceivedEvent(
-        event_id=request.event_id,
-        type=request.type,
-        data=dict(request.data),
-        occurred_at=(request.occurred_at or datetime.now().astimezone()).isoformat(),
-    )
+    event = received_event(request)
     # Deliver first, record after: a client retrying after a failure re-delivers, and the
     # runs themselves ignore an event id they have seen.
     if await feedback.seen(db, f"event:{request.event_id}"):
@@ -69,3 +64,12 @@ async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) 
     await feedback.first_time(db, f"event:{request.event_id}")
     await db.commit()
     return EventResponse(event_id=request.event_id, duplicate=False, delivered_to=delivered)
+
+
+def received_event(request: EventRequest) -> ReceivedEvent:
+    return ReceivedEvent(
+        event_id=request.event_id,
+        type=request.type,
+        data=dict(request.data),
+        occurred_at=(request.occurred_at or datetime.now().astimezone()).isoformat(),
+    )
