@@ -86,7 +86,8 @@ async def upsert_fans(
     await _stage(session, requests)
     updated = await _update_existing(session, now)
     created = await _insert_new(session, now)
-    missing = [r.external_id for r in requests if r.external_id not in updated | created.keys()]
+    written = updated.keys() | created.keys()
+    missing = [r.external_id for r in requests if r.external_id not in written]
     if missing:
         # Created by another writer between the two statements, or new without a locale.
         updated |= await _update_existing(session, now, only=missing)
