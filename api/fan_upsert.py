@@ -39,11 +39,13 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "locale", "country", "time_zon
 
 # Temporary, so per connection and never in a migration; emptied at each commit on
 # PostgreSQL (a DELETE would leave dead rows no autovacuum ever visits in a temp table).
+# No index: so SQLite scans the batch and looks each fan up, not the other way round (an
+# index here made it scan every fan for each batch).
 _staging = MetaData()
 FAN_STAGING = Table(
     "fan_staging",
     _staging,
-    Column("external_id", String(200), primary_key=True),
+    Column("external_id", String(200)),
     # What a new fan gets: its fresh id, the fields sent, the defaults for the others.
     Column("new_id", String(40)),
     Column("email", String(320)),
@@ -61,8 +63,8 @@ FAN_STAGING = Table(
 CONSENT_STAGING = Table(
     "fan_consent_staging",
     _staging,
-    Column("external_id", String(200), primary_key=True),
-    Column("purpose", String(32), primary_key=True),
+    Column("external_id", String(200)),
+    Column("purpose", String(32)),
     Column("granted", Boolean),
     Column("source", String(100)),
     prefixes=["TEMPORARY"],

@@ -73,3 +73,6 @@ async def copy_rows(session: AsyncSession, table: Table, rows: list[dict[str, An
                 await copy.write_row(
                     [json.dumps(row[c]) if c in as_json else row[c] for c in columns]
                 )
+        # A fresh temporary table has no statistics: without them the planner may read a
+        # whole big table to join a small batch to it.
+        await cursor.execute(f"ANALYZE {table.name}")
