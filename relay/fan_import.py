@@ -10,11 +10,12 @@ on from there. Rejected rows go to a file with their reasons, one JSON object a 
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -149,7 +150,7 @@ class _Importer:
                 with self._progress() as progress:
                     task = progress.add_task("fans", total=self.path.stat().st_size)
                     progress.update(task, completed=checkpoint.offset)
-                    for batch in self._batches(records):
+                    async for batch in _read_ahead(self._batches(records)):
                         await self._write(sessions, batch, checkpoint)
                         self._record(batch, checkpoint, rejected)
                         progress.update(task, completed=checkpoint.offset)
@@ -268,6 +269,20 @@ class _Importer:
             + (f" (reasons in {self.rejected_path})" if checkpoint.rejected else "")
         )
         print(f"this run: {rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)")
+
+
+async def _read_ahead(batches: Iterator[_Batch]) -> AsyncIterator[_Batch]:
+    """Each batch, the next one read and validated in a thread while this one is written:
+    the database works in its own process (or SQLite in its own thread) meanwhile."""
+    upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await upcoming) is not None:
+            upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
+            yield batch
+    finally:
+        # Interrupted (an error writing): let the reader finish before the file closes.
+        with contextlib.suppress(Exception):
+            await upcoming
 
 
 def _rejection(record: Record, errors: list[dict[str, Any]]) -> dict[str, Any]:
