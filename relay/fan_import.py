@@ -148,12 +148,14 @@ class _Importer:
             with self.path.open("rb") as file, self._rejected_file(checkpoint) as rejected:
                 records = self._records(file, checkpoint)
                 with self._progress() as progress:
-                    task = progress.add_task("fans", total=self.path.stat().st_size)
+                    task = progress.add_task(
+                        "fans", total=self.path.stat().st_size, rows=checkpoint.rows
+                    )
                     progress.update(task, completed=checkpoint.offset)
                     async for batch in _read_ahead(self._batches(records)):
                         await self._write(sessions, batch, checkpoint)
                         self._record(batch, checkpoint, rejected)
-                        progress.update(task, completed=checkpoint.offset)
+                        progress.update(task, completed=checkpoint.offset, rows=checkpoint.rows)
         finally:
             await engine.dispose()
         self.checkpoint_path.unlink(missing_ok=True)
@@ -256,6 +258,7 @@ class _Importer:
             TextColumn("[bold]importing"),
             BarColumn(),
             DownloadColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
             TimeRemainingColumn(),
             console=self.console,
             disable=not self.show_progress,
