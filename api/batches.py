@@ -3,7 +3,7 @@ model, so one bad row is reported with its index and field and the others still 
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import Body
 from pydantic import BaseModel, ValidationError
@@ -37,17 +37,15 @@ class Row(Generic[M]):
         return self.request is not None and not self.errors
 
 
-def batch_body(what: str) -> Any:
+def batch_body(single: str) -> Any:
     """The body of a batch route: a list of objects, each validated on its own (so the list
     itself only promises objects: a bad row is a row result, not a refused request)."""
     return Body(
         min_length=1,
         max_length=MAX_BATCH_ROWS,
-        description=f"1 to {MAX_BATCH_ROWS:,} {what}; each is validated on its own",
+        description=f"1 to {MAX_BATCH_ROWS:,} rows, each as `{single}` takes it, "
+        "validated on its own",
     )
-
-
-BatchRows = Annotated[list[dict[str, Any]], batch_body("rows")]
 
 
 def validate_rows(model: type[M], rows: Sequence[dict[str, Any]]) -> list[Row[M]]:

@@ -86,6 +86,9 @@ async def test_bad_events_are_named_by_row_and_field_and_the_others_delivered(
     # The rejected rows' ids were not recorded: once fixed, they go through.
     fixed = {**rows[1], "data": {"result": "not_selected"}}
     assert (await post_batch(api, [fixed]))["delivered"] == 1
+    # A known event id does not make a bad row a duplicate: it is still wrong.
+    again = await post_batch(api, [{**fixed, "data": {}}])
+    assert [r["outcome"] for r in again["results"]] == ["rejected"]
 
 
 async def test_over_ten_thousand_events_are_refused_whole(api: httpx.AsyncClient) -> None:

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections import defaultdict
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api import feedback
-from api.batches import BatchRows, Row, RowError, first_seen_at, validate_rows
+from api.batches import Row, RowError, batch_body, first_seen_at, validate_rows
 from api.deps import SessionDep, TemporalDep
 from api.routes.events import EventRequest, received_event
 from api.routes.tickets import find_fans
@@ -20,6 +20,9 @@ from workflows.runs import deliver_event
 router = APIRouter(prefix="/v1/events", tags=["events"])
 # Signal-with-starts in flight at once: enough to keep Temporal busy, few enough to share it.
 MAX_IN_FLIGHT = 50
+
+
+EventRows = Annotated[list[dict[str, Any]], batch_body("POST /v1/events")]
 
 
 class EventRowResponse(BaseModel):
@@ -40,7 +43,7 @@ class EventBatchResponse(BaseModel):
 
 @router.post("/batch", response_model=EventBatchResponse)
 async def receive_batch(
-    rows: BatchRows, db: SessionDep, temporal: TemporalDep
+    rows: EventRows, db: SessionDep, temporal: TemporalDep
 ) -> EventBatchResponse:
     """Each row as `POST /v1/events` takes it; each event reaches its journeys with one
     signal-with-start (or signal), a fan's events in the order given. An event id seen
@@ -54,23 +57,14 @@ async def receive_batch(
     }
     repeats = first_seen_at(validated, "event_id")
     ready = [row for row in validated if row.valid and row.index not in repeats]
-    seen = await feedback.seen_among(
-        db, [f"event:{row.request.event_id}" for row in ready if row.request]
-    )
-    for row in validated:
-        if row.index in repeats or (row.request and f"event:{row.request.event_id}" in seen):
-            results[row.index] = EventRowResponse(index=row.index, outcome="duplicate")
+    seen = await feedback.seen_among(db, [_key(row) for row in ready])
+    for index in repeats.keys() | {row.index for row in ready if _key(row) in seen}:
+        results[index] = EventRowResponse(index=index, outcome="duplicate")
     fresh = [row for row in ready if row.index not in results]
     results |= await _deliver(temporal, fresh, fan_ids)
     # Deliver first, record after: a retry re-delivers, and runs ignore an event id they saw.
-    await feedback.first_times(
-        db,
-        [
-            f"event:{row.request.event_id}"
-            for row in fresh
-            if row.request and results[row.index].outcome == "delivered"
-        ],
-    )
+    delivered = [row for row in fresh if results[row.index].outcome == "delivered"]
+    await feedback.first_times(db, [_key(row) for row in delivered])
     await db.commit()
     ordered = [results[index] for index in range(len(validated))]
     counts = {
@@ -78,6 +72,12 @@ async def receive_batch(
         for o in ("delivered", "duplicate", "rejected", "unavailable")
     }
     return EventBatchResponse(**counts, results=ordered)
+
+
+def _key(row: Row[EventRequest]) -> str:
+    # As POST /v1/events records it: one event id, one effect, whichever route it came by.
+    assert row.request is not None
+    return f"event:{row.request.event_id}"
 
 
 async def _check(db: SessionDep, rows: list[Row[EventRequest]]) -> dict[int, str]:

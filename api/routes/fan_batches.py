@@ -1,17 +1,20 @@
 """Fans in batches: up to 10,000 upserts a request, each row as `POST /v1/fans` takes it."""
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.batches import BatchRows, RowError, first_seen_at, validate_rows
+from api.batches import RowError, batch_body, first_seen_at, validate_rows
 from api.deps import SessionDep
 from api.fan_upsert import upsert_fans
 from api.routes.fans import LOCALE_REQUIRED
 from api.schemas import FanRequest
 
 router = APIRouter(prefix="/v1/fans", tags=["fans"])
+
+
+FanRows = Annotated[list[dict[str, Any]], batch_body("POST /v1/fans")]
 
 
 class FanRowResponse(BaseModel):
@@ -29,7 +32,7 @@ class FanBatchResponse(BaseModel):
 
 
 @router.post("/batch", response_model=FanBatchResponse)
-async def upsert_fan_batch(rows: BatchRows, session: SessionDep) -> FanBatchResponse:
+async def upsert_fan_batch(rows: FanRows, session: SessionDep) -> FanBatchResponse:
     """Upsert by `external_id`, row by row as `POST /v1/fans` would, in one transaction:
     every valid row is written, and each invalid one is answered with its index and field."""
     validated = validate_rows(FanRequest, rows)
