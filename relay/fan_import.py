@@ -186,6 +186,7 @@ class _Importer:
         # Rows rejected after the last checkpoint are rejected again on resume: cut them off.
         rejected = self.rejected_path.open("ab")
         rejected.truncate(checkpoint.rejected_bytes)
+        rejected.seek(checkpoint.rejected_bytes)  # tell() stays where the old end was
         return rejected
 
     def _records(self, file: BinaryIO, checkpoint: Checkpoint) -> Iterator[Record]:

@@ -1,6 +1,7 @@
 """`relay fans import FILE` as an operator runs it: a real process on a real database."""
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -187,3 +188,35 @@ async def test_a_checkpoint_is_not_applied_to_another_file(
     result = await relay_fans_import(database, source, "--no-progress")
     assert result.returncode == 2
     assert "delete that checkpoint" in result.stderr
+
+
+async def test_rows_rejected_after_the_last_checkpoint_are_not_kept_twice_on_resume(
+    database: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    # Killed after writing a batch's rejected rows but before its checkpoint: the re-run
+    # rejects them again, so what the checkpoint does not cover is cut off.
+    tag = f"cut-{database.backend}-{time.monotonic_ns()}"
+    source = tmp_path / "fans.ndjson"
+    with source.open("w") as file:
+        file.write(json.dumps({"external_id": f"{tag}-bad", "locale": "xx"}) + "\n")
+        offset = file.tell()
+        for n in range(20_000):
+            file.write(json.dumps({"external_id": f"{tag}-{n}", "locale": "en"}) + "\n")
+    rejected = tmp_path / "fans.ndjson.rejected.ndjson"
+    covered = b'{"row": 1, "errors": [], "text": "covered by the checkpoint"}\n'
+    rejected.write_bytes(covered + b'{"row": 2, "errors": [], "text": "not covered"}\n' * 50)
+    checkpoint = tmp_path / "fans.ndjson.checkpoint.json"
+    fingerprint = hashlib.sha256(source.read_bytes()[: 64 * 1024]).hexdigest()
+    saved = {"fingerprint": fingerprint, "offset": offset, "rows": 1, "rejected": 1}
+    checkpoint.write_text(json.dumps(saved | {"rejected_bytes": len(covered)}))
+
+    process = await start_import(database, source, "--batch-rows", "100", "--no-progress")
+    for _ in range(30_000):  # a first batch committed, or 5 minutes
+        if json.loads(checkpoint.read_text())["rows"] > 1 or process.returncode is not None:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    await process.communicate()
+
+    assert json.loads(checkpoint.read_text())["rejected_bytes"] == len(covered)
+    assert rejected.read_bytes() == covered
