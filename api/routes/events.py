@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api import feedback
 from api.deps import SessionDep, TemporalDep
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
+from api.schemas import IsoDateTime
 from api.schemas_events import FanReference
 from api.validation import allowed
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
@@ -39,7 +40,7 @@ class EventRequest(FanReference):
     data: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]] = Field(
         default_factory=dict, max_length=10
     )
-    occurred_at: AwareDatetime | None = None
+    occurred_at: IsoDateTime | None = None
 
 
 class EventResponse(BaseModel):
