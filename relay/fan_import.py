@@ -37,7 +37,14 @@ from api.problems import describe_error
 from api.routes.fans import LOCALE_REQUIRED
 from api.schemas import FanRequest
 from relay.db.engine import create_engine, session_factory
-from relay.fan_files import FileRefused, Record, csv_header, csv_records, ndjson_records
+from relay.fan_files import (
+    MAX_LINE_BYTES,
+    FileRefused,
+    Record,
+    csv_header,
+    csv_records,
+    ndjson_records,
+)
 from relay.settings import Settings
 
 DEFAULT_BATCH_ROWS = 5_000
@@ -55,6 +62,8 @@ def add_fan_commands(commands: Any) -> None:
         "import",
         help="import fans from CSV or NDJSON into the database (resumable)",
         description=__doc__,
+        epilog=f"Limits: {MAX_BATCH_ROWS:,} rows a batch; a line over {MAX_LINE_BYTES // 1024} "
+        "KiB is rejected without being read whole.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("file", type=Path)
@@ -99,7 +108,7 @@ def run_fan_command(arguments: argparse.Namespace, settings: Settings) -> int:
     path: Path = arguments.file
     form = arguments.format or FORMATS.get(path.suffix.lower())
     if form is None:
-        return _refuse(f"{path}: say --format csv or --format ndjson (from its extension: no)")
+        return _refuse(f"{path}: its extension does not say; give --format csv or ndjson")
     if not 1 <= arguments.batch_rows <= MAX_BATCH_ROWS:
         return _refuse(f"--batch-rows must be 1 to {MAX_BATCH_ROWS:,}")
     if not path.is_file():
