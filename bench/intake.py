@@ -110,11 +110,15 @@ async def main(count: int, url: str | None, form: str, batch_rows: int) -> None:
         size = source.stat().st_size
     if result.returncode != 0:
         raise SystemExit(f"the import failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mib, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
     print(f"database: {backend}, file: {form}, {size / 2**20:.1f} MiB, batch rows: {batch_rows}")
     print(result.stdout.strip())
     print(f"fans: {count} in {seconds:.1f} s (the command, start-up included)")
     print(f"peak memory of the import process: {peak_mib:.0f} MiB")
+    # On a shared machine, how much of the time the import itself computed (the rest is
+    # the database, and waiting for a core).
+    print(f"CPU time of the import process: {cpu:.1f} s")
     print(f"rate: {count / seconds:.0f} fans/s")
 
 
