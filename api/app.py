@@ -11,7 +11,9 @@ from api.openapi import problem_responses
 from api.problems import install_problem_handlers
 from api.routes import (
     enrollments,
+    event_batches,
     events,
+    fan_batches,
     fan_journeys,
     fans,
     health,
@@ -52,8 +54,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     authenticated = [Depends(require_api_key)]
     app.include_router(fans.router, dependencies=authenticated)
+    app.include_router(fan_batches.router, dependencies=authenticated)
     app.include_router(enrollments.router, dependencies=authenticated)
     app.include_router(events.router, dependencies=authenticated)
+    app.include_router(event_batches.router, dependencies=authenticated)
     app.include_router(fan_journeys.router, dependencies=authenticated)
     app.include_router(stats.router, dependencies=authenticated)
     app.include_router(tickets.router, dependencies=authenticated)

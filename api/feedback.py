@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.db.consents import record_consent, suppress_address
-from relay.db.dialect import insert_ignoring_conflict
+from relay.db.dialect import insert_ignoring_conflict, insert_many_ignoring_conflict
 from relay.db.models import (
     Channel,
     ConsentPurpose,
@@ -46,6 +46,24 @@ async def first_time(session: AsyncSession, event_id: str) -> bool:
 
 async def seen(session: AsyncSession, event_id: str) -> bool:
     return await session.get(WebhookEvent, event_id[:200]) is not None
+
+
+async def seen_among(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    """Those of the event ids applied before, in one query."""
+    keys = {event_id[:200]: event_id for event_id in event_ids}
+    found = await session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(keys)))
+    return {keys[key] for key in found}
+
+
+async def first_times(session: AsyncSession, event_ids: list[str]) -> None:
+    """Record many event ids at once (those recorded before stay as they were)."""
+    rows = [{"id": event_id[:200], "received_at": utcnow()} for event_id in event_ids]
+    await insert_many_ignoring_conflict(
+        session,
+        WebhookEvent.__table__,  # type: ignore[arg-type]
+        rows,
+        ["id"],
+    )
 
 
 def _accepted(message: Message | None, when: datetime, provider_id: str | None = None) -> None:

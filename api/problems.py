@@ -45,7 +45,7 @@ def _field(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _describe(error: Any) -> dict[str, str]:
+def describe_error(error: Any) -> dict[str, str]:
     if error["type"] == "json_invalid":
         reason = error.get("ctx", {}).get("error", "")
         return {"field": "body", "message": f"the body is not valid JSON ({reason})"}
@@ -77,7 +77,7 @@ def _methods_of_path(request: Request) -> list[str]:
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [_describe(e) for e in error.errors()]
+    errors = [describe_error(e) for e in error.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, detail, errors=errors)
 

@@ -4,7 +4,16 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from api.validation import (
@@ -43,6 +52,20 @@ FanId = Annotated[str, Field(min_length=1, max_length=40)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
 # Ids in URLs: what any id column holds, and no control characters (PostgreSQL refuses NUL).
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _text_time(value: object) -> object:
+    # Pydantic reads a number as Unix time; the document promises ISO 8601 text, and a
+    # client sending a number more likely made a mistake than meant seconds since 1970.
+    if isinstance(value, int | float):
+        raise ValueError(
+            "give the time as ISO 8601 text with an offset, like 2028-07-30T19:00:00+02:00"
+        )
+    return value
+
+
+# A moment, written as text with its offset.
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 # Interests travel into every journey's traits, in workflow history: a few dozen at most.
 MAX_INTERESTS = 50
 

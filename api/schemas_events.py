@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from api.schemas import ExternalId, FanId, StrictModel, TimeZone
+from api.schemas import ExternalId, FanId, IsoDateTime, StrictModel, TimeZone
 from api.validation import allowed
 from journeys.incidents import INCIDENT_MESSAGES
 
@@ -20,8 +20,8 @@ class SessionRequest(StrictModel):
     event_name: str = Field(min_length=1, max_length=200)
     venue: str = Field(min_length=1, max_length=200)
     venue_time_zone: TimeZone
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
     gates: list[Gate] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
@@ -76,8 +76,8 @@ class IncidentScope(StrictModel):
 
     sessions: list[Identifier] | None = Field(default=None, min_length=1, max_length=500)
     venue: str | None = Field(default=None, min_length=1, max_length=200)
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    until: AwareDatetime | None = None
+    from_: IsoDateTime | None = Field(default=None, alias="from")
+    until: IsoDateTime | None = None
     fans: list[FanId] | None = Field(default=None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from relay.fan_import import add_fan_commands, run_fan_command
 from relay.incident_cli import add_incident_commands, run_incident_command
 from relay.journey_cli import add_journey_commands, run_journey_command
 from relay.settings import Settings
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_, help_text) in COMMANDS.items():
         commands.add_parser(name, help=help_text)
     add_incident_commands(commands)
+    add_fan_commands(commands)
     add_journey_commands(commands)
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if arguments.command == "incident":
         return run_incident_command(arguments, Settings())
+    if arguments.command == "fans":
+        return run_fan_command(arguments, Settings())
     if arguments.command == "journeys":
         return run_journey_command(arguments)
     handler, _ = COMMANDS[arguments.command]

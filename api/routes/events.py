@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api import feedback
 from api.deps import SessionDep, TemporalDep
 from api.problems import ProblemError
 from api.routes.tickets import resolve_fans
+from api.schemas import IsoDateTime
 from api.schemas_events import FanReference
 from api.validation import allowed
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
@@ -39,7 +40,7 @@ class EventRequest(FanReference):
     data: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]] = Field(
         default_factory=dict, max_length=10
     )
-    occurred_at: AwareDatetime | None = None
+    occurred_at: IsoDateTime | None = None
 
 
 class EventResponse(BaseModel):
@@ -55,12 +56,7 @@ async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) 
     if problems:
         raise ProblemError(422, f"{request.type} event data: {'; '.join(problems)}")
     [fan_id] = await resolve_fans(db, [request])
-    event = ReceivedEvent(
-        event_id=request.event_id,
-        type=request.type,
-        data=dict(request.data),
-        occurred_at=(request.occurred_at or datetime.now().astimezone()).isoformat(),
-    )
+    event = received_event(request)
     # Deliver first, record after: a client retrying after a failure re-delivers, and the
     # runs themselves ignore an event id they have seen.
     if await feedback.seen(db, f"event:{request.event_id}"):
@@ -69,3 +65,12 @@ async def receive(request: EventRequest, db: SessionDep, temporal: TemporalDep) 
     await feedback.first_time(db, f"event:{request.event_id}")
     await db.commit()
     return EventResponse(event_id=request.event_id, duplicate=False, delivered_to=delivered)
+
+
+def received_event(request: EventRequest) -> ReceivedEvent:
+    return ReceivedEvent(
+        event_id=request.event_id,
+        type=request.type,
+        data=dict(request.data),
+        occurred_at=(request.occurred_at or datetime.now().astimezone()).isoformat(),
+    )

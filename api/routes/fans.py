@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/fans", tags=["fans"])
 
 # The edition's home time zone, for fans who do not say theirs.
 DEFAULT_TIME_ZONE = "Europe/Paris"
+LOCALE_REQUIRED = "locale is required to create a fan (one of the nine locales)"
 _PROFILE_FIELDS = frozenset(
     ("email", "phone", "first_name", "locale", "country", "time_zone", "interests")
 )
@@ -56,7 +57,7 @@ async def _apply(session: SessionDep, fan: Fan, request: FanUpdateRequest) -> No
 
 async def _create(session: SessionDep, request: FanRequest) -> Fan:
     if request.locale is None:
-        raise ProblemError(422, "locale is required to create a fan (one of the nine locales)")
+        raise ProblemError(422, LOCALE_REQUIRED)
     # Insert-or-ignore, so two concurrent first upserts of one fan both succeed.
     await insert_ignoring_conflict(
         session,

@@ -91,6 +91,21 @@ async def transfer_ticket(
 
 async def resolve_fans(db: SessionDep, references: Sequence[FanReference]) -> list[str]:
     """Relay fan ids for each reference, in order; 422 naming the unknown ones."""
+    found = await find_fans(db, references)
+    unknown = sorted(
+        {
+            r.fan_id or r.fan_external_id or ""
+            for r, f in zip(references, found, strict=True)
+            if f is None
+        }
+    )
+    if unknown:
+        raise ProblemError(422, f"unknown fans (upsert them with POST /v1/fans): {_few(unknown)}")
+    return [fan_id for fan_id in found if fan_id is not None]
+
+
+async def find_fans(db: SessionDep, references: Sequence[FanReference]) -> list[str | None]:
+    """Relay fan ids for each reference, in order; None for a fan nobody upserted."""
     by_external = {r.fan_external_id for r in references if r.fan_external_id}
     by_id = {r.fan_id for r in references if r.fan_id}
     found = await db.execute(
@@ -98,10 +113,12 @@ async def resolve_fans(db: SessionDep, references: Sequence[FanReference]) -> li
     )
     external = {external_id: fan_id for external_id, fan_id in found}
     known_ids = set(await db.scalars(select(Fan.id).where(Fan.id.in_(by_id))))
-    unknown = sorted((by_external - set(external)) | (by_id - known_ids))
-    if unknown:
-        raise ProblemError(422, f"unknown fans (upsert them with POST /v1/fans): {_few(unknown)}")
-    return [r.fan_id or external[r.fan_external_id or ""] for r in references]
+    return [
+        (r.fan_id if r.fan_id in known_ids else None)
+        if r.fan_id
+        else external.get(r.fan_external_id or "")
+        for r in references
+    ]
 
 
 def _refuse_duplicates(kind: str, ids: list[str]) -> None:

@@ -195,3 +195,18 @@ async def test_a_problem_does_not_echo_a_huge_refused_value_in_full(
     )
     assert_problem(refused, 422, "unknown locale")
     assert len(refused.content) < 2_000
+
+
+async def test_a_time_given_as_a_number_is_a_422_not_read_as_unix_time(
+    api: httpx.AsyncClient,
+) -> None:
+    # The document promises ISO 8601 text; a number would silently become a 1970s-based time.
+    times = {"starts_at": 1_900_000_000, "ends_at": 1_900_003_600}
+    assert_problem(await api.put("/v1/sessions", json=[session_body(**times)]), 422, "0.starts_at")
+    fan = await create_fan(api)
+    event = {"event_id": uuid.uuid4().hex, "fan_id": fan["id"], "type": "lottery.registered"}
+    late = await api.post("/v1/events", json={**event, "occurred_at": 1_700_000_000})
+    assert_problem(late, 422, "occurred_at")
+    scope = {"venue": "Stade de France", "from": 1_900_000_000, "until": 1_900_003_600.5}
+    incident = {"message": "incident_session_cancelled", "scope": scope, "channels": ["email"]}
+    assert_problem(await api.post("/v1/incidents", json=incident), 422, "scope.from")
