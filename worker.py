@@ -101,29 +101,18 @@ def send_queue_rates(settings: Settings) -> dict[str, float | None]:
 async def open_workers(
     client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Sequence[Worker]]:
-    """Relay's workers, not yet running: `run()` them or enter them as context managers."""
+    """Relay's workers for the task queues this process serves (RELAY_WORKER_TASK_QUEUES, by
+    default all), not yet running: `run()` them or enter them as context managers."""
     traits = TraitsActivities(sessions)
     draws = DrawActivities(sessions, client)
     enrollments = EnrollActivities(client)
     rates = send_queue_rates(settings)
     async with open_send_activities(settings, sessions) as sends:
         incidents = IncidentActivities(sessions, sends)
-
-        def sending(task_queue: str, activities: Sequence[Callable[..., Any]]) -> Worker:
-            return Worker(
-                client,
-                task_queue=task_queue,
-                activities=activities,
-                max_task_queue_activities_per_second=rates[task_queue],
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            )
-
-        yield (
-            Worker(
-                client,
-                task_queue=JOURNEY_TASK_QUEUE,
-                workflows=[JourneyWorkflow, DrawWorkflow],
-                activities=[
+        workflows_and_activities: dict[str, tuple[list[type], list[Callable[..., Any]]]] = {
+            JOURNEY_TASK_QUEUE: (
+                [JourneyWorkflow, DrawWorkflow],
+                [
                     traits.load_traits,
                     draws.record_entry,
                     draws.draw_lots,
@@ -134,20 +123,16 @@ async def open_workers(
                     # Settles ledger rows only: no provider call, so not on a paced queue.
                     sends.give_up_message,
                 ],
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             ),
-            Worker(
-                client,
-                task_queue=BROADCAST_TASK_QUEUE,
-                workflows=[IncidentWorkflow],
-                activities=[incidents.plan_incident, incidents.finish_incident],
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            BROADCAST_TASK_QUEUE: (
+                [IncidentWorkflow],
+                [incidents.plan_incident, incidents.finish_incident],
             ),
-            sending(EMAIL_SEND_TASK_QUEUE, [sends.send_message]),
-            sending(SMS_SEND_TASK_QUEUE, [sends.send_message]),
-            sending(URGENT_SEND_TASK_QUEUE, [incidents.send_incident_page]),
-            sending(
-                LEGACY_SEND_TASK_QUEUE,
+            EMAIL_SEND_TASK_QUEUE: ([], [sends.send_message]),
+            SMS_SEND_TASK_QUEUE: ([], [sends.send_message]),
+            URGENT_SEND_TASK_QUEUE: ([], [incidents.send_incident_page]),
+            LEGACY_SEND_TASK_QUEUE: (
+                [],
                 [
                     sends.send_message,
                     sends.give_up_message,
@@ -156,7 +141,31 @@ async def open_workers(
                     incidents.finish_incident,
                 ],
             ),
+        }
+        yield [
+            Worker(
+                client,
+                task_queue=task_queue,
+                workflows=workflows_and_activities[task_queue][0],
+                activities=workflows_and_activities[task_queue][1],
+                max_task_queue_activities_per_second=rates.get(task_queue),
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            )
+            for task_queue in served_task_queues(settings, list(workflows_and_activities))
+        ]
+
+
+def served_task_queues(settings: Settings, known: list[str]) -> list[str]:
+    """The task queues this worker process polls: processes kept for incidents poll only the
+    incidents' queues, so a storm of journeys never takes their CPU."""
+    wanted = [name.strip() for name in settings.worker_task_queues.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise ValueError(
+            f"RELAY_WORKER_TASK_QUEUES: no task queue {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
         )
+    return wanted or known
 
 
 async def run_workers(settings: Settings) -> None:

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # The part of each provider's rate kept free for incident broadcasts: journey sends get the
     # rest, so an incident never waits for a backlog of journey sends, here or at the provider.
     urgent_share: float = Field(default=0.5, gt=0, lt=1)
+    # Comma-separated task queues a `relay worker` process polls; empty: all of them. Keep
+    # some processes for incidents alone (relay-broadcasts,relay-sends-urgent), so a storm of
+    # journeys never slows a broadcast down.
+    worker_task_queues: str = ""
 
     def require_secret_key(self) -> str:
         if not self.secret_key:

@@ -216,6 +216,25 @@ async def test_without_provider_rates_no_queue_is_paced(dev_server: WorkflowEnvi
     assert set(rates.values()) == {None}
 
 
+async def test_a_worker_process_can_be_kept_for_incidents(dev_server: WorkflowEnvironment) -> None:
+    settings = Settings(
+        secret_key="s", worker_task_queues=f"{BROADCAST_TASK_QUEUE}, {URGENT_SEND_TASK_QUEUE}"
+    )
+
+    rates = await queue_rates(dev_server, settings)
+
+    assert set(rates) == {BROADCAST_TASK_QUEUE, URGENT_SEND_TASK_QUEUE}
+
+
+async def test_an_unknown_task_queue_to_serve_stops_the_worker_with_the_names_it_knows(
+    dev_server: WorkflowEnvironment,
+) -> None:
+    settings = Settings(secret_key="s", worker_task_queues="relay-sends-fax")
+
+    with pytest.raises(ValueError, match=r"no task queue relay-sends-fax; known: relay-journeys"):
+        await queue_rates(dev_server, settings)
+
+
 async def queue_rates(server: WorkflowEnvironment, settings: Settings) -> dict[str, float | None]:
     """What each worker `open_workers` builds asks the server to pace its queue at."""
     # Built, never run: on a namespace of their own, so they clash with no running worker.
