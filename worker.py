@@ -1,4 +1,5 @@
-"""Run Relay's Temporal workers: journeys on one task queue, provider sends on another.
+"""Run Relay's Temporal workers: journeys, incident broadcasts, and provider sends paced per
+provider (`workflows/task_queues.py`).
 
 Workers are stateless: run as many processes as the load needs.
 """
@@ -6,7 +7,7 @@ Workers are stateless: run as many processes as the load needs.
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -28,9 +29,16 @@ from relay.db.engine import create_engine, session_factory
 from relay.settings import Settings
 from relay.temporal import connect_temporal
 from workflows.draw import DrawWorkflow, ensure_draws
-from workflows.incident import IncidentWorkflow
+from workflows.incident import PAGE_SIZE, IncidentWorkflow
 from workflows.journey import JourneyWorkflow
-from workflows.task_queues import BROADCAST_TASK_QUEUE, JOURNEY_TASK_QUEUE, SEND_TASK_QUEUE
+from workflows.task_queues import (
+    BROADCAST_TASK_QUEUE,
+    EMAIL_SEND_TASK_QUEUE,
+    JOURNEY_TASK_QUEUE,
+    LEGACY_SEND_TASK_QUEUE,
+    SMS_SEND_TASK_QUEUE,
+    URGENT_SEND_TASK_QUEUE,
+)
 
 log = logging.getLogger("relay.worker")
 # Long enough for an in-flight provider call to finish, so it is not retried by another worker.
@@ -69,6 +77,26 @@ async def open_send_activities(
         await activities.close()
 
 
+def send_queue_rates(settings: Settings) -> dict[str, float | None]:
+    """Activities a second the server lets each send queue start, for all workers together
+    (None: unpaced).
+
+    A journey send is one message on its first channel's provider, which gets what the
+    incidents' share leaves. An incident page holds up to a page of messages, on either
+    provider, so pages go at the smaller of the providers' incident shares, a page at a time.
+    """
+    journey, urgent = 1 - settings.urgent_share, settings.urgent_share
+    email, sms = settings.sendgrid_rate, settings.twilio_rate
+    slowest = min((rate for rate in (email, sms) if rate), default=0.0)
+    return {
+        EMAIL_SEND_TASK_QUEUE: email * journey or None,
+        SMS_SEND_TASK_QUEUE: sms * journey or None,
+        URGENT_SEND_TASK_QUEUE: slowest * urgent / PAGE_SIZE or None,
+        # Both kinds were scheduled here before sends were paced: the stricter journey rate.
+        LEGACY_SEND_TASK_QUEUE: slowest * journey or None,
+    }
+
+
 @asynccontextmanager
 async def open_workers(
     client: Client,
@@ -76,19 +104,19 @@ async def open_workers(
     sessions: async_sessionmaker[AsyncSession],
     build_id: str | None = None,
 ) -> AsyncIterator[Sequence[Worker]]:
-    """Relay's workers, not yet running: `run()` them or enter them as context managers.
+    """Relay's workers for the task queues this process serves (RELAY_WORKER_TASK_QUEUES, by
+    default all), not yet running: `run()` them or enter them as context managers.
     Without a `build_id`, the SDK derives one from the code of every loaded module."""
     traits = TraitsActivities(sessions)
     draws = DrawActivities(sessions, client)
     enrollments = EnrollActivities(client)
+    rates = send_queue_rates(settings)
     async with open_send_activities(settings, sessions) as sends:
         incidents = IncidentActivities(sessions, sends)
-        yield (
-            Worker(
-                client,
-                task_queue=JOURNEY_TASK_QUEUE,
-                workflows=[JourneyWorkflow, DrawWorkflow],
-                activities=[
+        workflows_and_activities: dict[str, tuple[list[type], list[Callable[..., Any]]]] = {
+            JOURNEY_TASK_QUEUE: (
+                [JourneyWorkflow, DrawWorkflow],
+                [
                     traits.load_traits,
                     draws.record_entry,
                     draws.draw_lots,
@@ -96,31 +124,53 @@ async def open_workers(
                     draws.offer_waitlist,
                     draws.lapse_unconfirmed,
                     enrollments.enroll,
+                    # Settles ledger rows only: no provider call, so not on a paced queue.
+                    sends.give_up_message,
                 ],
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-                build_id=build_id,
             ),
-            Worker(
-                client,
-                task_queue=BROADCAST_TASK_QUEUE,
-                workflows=[IncidentWorkflow],
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-                build_id=build_id,
+            BROADCAST_TASK_QUEUE: (
+                [IncidentWorkflow],
+                [incidents.plan_incident, incidents.finish_incident],
             ),
-            Worker(
-                client,
-                task_queue=SEND_TASK_QUEUE,
-                activities=[
+            EMAIL_SEND_TASK_QUEUE: ([], [sends.send_message]),
+            SMS_SEND_TASK_QUEUE: ([], [sends.send_message]),
+            URGENT_SEND_TASK_QUEUE: ([], [incidents.send_incident_page]),
+            LEGACY_SEND_TASK_QUEUE: (
+                [],
+                [
                     sends.send_message,
                     sends.give_up_message,
                     incidents.plan_incident,
                     incidents.send_incident_page,
                     incidents.finish_incident,
                 ],
+            ),
+        }
+        yield [
+            Worker(
+                client,
+                task_queue=task_queue,
+                workflows=workflows_and_activities[task_queue][0],
+                activities=workflows_and_activities[task_queue][1],
+                max_task_queue_activities_per_second=rates.get(task_queue),
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
                 build_id=build_id,
-            ),
+            )
+            for task_queue in served_task_queues(settings, list(workflows_and_activities))
+        ]
+
+
+def served_task_queues(settings: Settings, known: list[str]) -> list[str]:
+    """The task queues this worker process polls: processes kept for incidents poll only the
+    incidents' queues, so a storm of journeys never takes their CPU."""
+    wanted = [name.strip() for name in settings.worker_task_queues.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise ValueError(
+            f"RELAY_WORKER_TASK_QUEUES: no task queue {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
         )
+    return wanted or known
 
 
 async def run_workers(settings: Settings) -> None:
@@ -137,9 +187,7 @@ async def _run_until_signalled(workers: Sequence[Worker]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    log.info(
-        "worker polling %s, %s and %s", JOURNEY_TASK_QUEUE, BROADCAST_TASK_QUEUE, SEND_TASK_QUEUE
-    )
+    log.info("worker polling %s", ", ".join(worker.task_queue for worker in workers))
     running = asyncio.ensure_future(asyncio.gather(*(worker.run() for worker in workers)))
     either: list[asyncio.Future[Any]] = [running, asyncio.ensure_future(stop.wait())]
     try:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from relay.db.migrate import upgrade_to_head_async
 from relay.db.urls import display_url
 from relay.settings import Settings
+from relay.temporal import SINGLE_PARTITION_ARGS
 from workflows import search_attributes
 
 _COLOURS = {"temporal": "35", "sandbox": "36", "worker": "33", "api": "32"}
@@ -82,6 +83,7 @@ def temporal_dev_server(settings: Settings) -> Child:
         "--ui-port", str(settings.temporal_ui_port),
         "--db-filename", str(settings.data_dir / "temporal.db"),
         "--ui-disable-news-fetch",
+        *SINGLE_PARTITION_ARGS,
     ]  # fmt: skip
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}"]

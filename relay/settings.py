@@ -6,6 +6,7 @@ Every default makes the embedded run (`make run`) work on a fresh machine with n
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relay.db.urls import async_database_url
@@ -54,6 +55,18 @@ class Settings(BaseSettings):
     delivery_evidence_seconds: float = 120.0
     # Webhooks older than this are refused as replays.
     webhook_max_age_seconds: int = 300
+
+    # Messages a second each provider account takes; 0 sends as fast as the workers can (the
+    # sandbox needs no pacing). Temporal's server paces each send queue for all workers.
+    sendgrid_rate: float = Field(default=0.0, ge=0)
+    twilio_rate: float = Field(default=0.0, ge=0)
+    # The part of each provider's rate kept free for incident broadcasts: journey sends get the
+    # rest, so an incident never waits for a backlog of journey sends, here or at the provider.
+    urgent_share: float = Field(default=0.5, gt=0, lt=1)
+    # Comma-separated task queues a `relay worker` process polls; empty: all of them. Keep
+    # some processes for incidents alone (relay-broadcasts,relay-sends-urgent), so a storm of
+    # journeys never slows a broadcast down.
+    worker_task_queues: str = ""
 
     def require_secret_key(self) -> str:
         if not self.secret_key:

@@ -7,6 +7,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from relay.settings import Settings
 from workflows import search_attributes as sa
 
+# The dev server splits each task queue in four partitions, and orders a backlog by priority
+# within each one only: one partition orders the whole queue (and paces it, at our rates, with
+# room to spare). A cluster sets the same per queue in its dynamic config.
+SINGLE_PARTITION_ARGS = (
+    "--dynamic-config-value",
+    "matching.numTaskqueueReadPartitions=1",
+    "--dynamic-config-value",
+    "matching.numTaskqueueWritePartitions=1",
+)
+
 
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
         PlanIncidentInput,
     )
     from activities.incidents import IncidentActivities
-    from workflows.task_queues import SEND_TASK_QUEUE
+    from workflows.task_queues import BROADCAST_TASK_QUEUE, URGENT_SEND_TASK_QUEUE
 
 PAGE_SIZE = 1000
 # Pages in flight at once, and pages planned per planning call.
@@ -69,7 +69,7 @@ class IncidentWorkflow:
             plan = await workflow.execute_activity_method(
                 IncidentActivities.plan_incident,
                 PlanIncidentInput(input.incident_id, cursor, PAGE_SIZE, PLANNED_PAGES),
-                task_queue=SEND_TASK_QUEUE,
+                task_queue=BROADCAST_TASK_QUEUE,
                 start_to_close_timeout=timedelta(minutes=2),
             )
             if plan.audience is not None:
@@ -96,7 +96,7 @@ class IncidentWorkflow:
         await workflow.execute_activity_method(
             IncidentActivities.finish_incident,
             FinishIncidentInput(input.incident_id, "completed"),
-            task_queue=SEND_TASK_QUEUE,
+            task_queue=BROADCAST_TASK_QUEUE,
             start_to_close_timeout=timedelta(seconds=30),
         )
         return self._progress
@@ -105,7 +105,7 @@ class IncidentWorkflow:
         tally = await workflow.execute_activity_method(
             IncidentActivities.send_incident_page,
             IncidentPageInput(incident_id, after, upto),
-            task_queue=SEND_TASK_QUEUE,
+            task_queue=URGENT_SEND_TASK_QUEUE,
             start_to_close_timeout=timedelta(minutes=5),
             # A worker killed mid-page is noticed within seconds, not minutes.
             heartbeat_timeout=timedelta(seconds=10),

@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys.traits import Traits
     from workflows import search_attributes as sa
     from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent
-    from workflows.task_queues import SEND_TASK_QUEUE
+    from workflows.task_queues import send_priority, send_task_queue
 
 # Provider outages can last hours; the ledger makes every retry safe.
 SEND_RETRY = RetryPolicy(
@@ -563,7 +563,8 @@ class JourneyWorkflow:
                 result = await workflow.execute_activity_method(
                     SendActivities.send_message,
                     send,
-                    task_queue=SEND_TASK_QUEUE,
+                    task_queue=send_task_queue(step.channel),
+                    priority=send_priority(step.category),
                     start_to_close_timeout=SEND_TIMEOUT,
                     schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
                     retry_policy=SEND_RETRY,
@@ -595,7 +596,6 @@ class JourneyWorkflow:
         return await workflow.execute_activity_method(
             SendActivities.give_up_message,
             GiveUpInput(send, "provider_unavailable" if down else "retries_exhausted"),
-            task_queue=SEND_TASK_QUEUE,
             start_to_close_timeout=TRAITS_TIMEOUT,
         )
 
