@@ -364,17 +364,7 @@ async def test_a_round_cut_by_continue_as_new_goes_on_without_waiting_another_in
     fan = await journey_environment.add_fan()
     result = await (await start(journey_environment, definition, fan.id)).result()
     assert result.runs >= 2
-    async with journey_environment.sessions() as session:
-        sent = list(
-            await session.scalars(
-                select(Message.decided_at).where(Message.fan_id == fan.id).order_by(Message.id)
-            )
-        )
-    gaps = [
-        round((later - earlier) / timedelta(days=1))
-        for earlier, later in itertools.pairwise(sent)
-        if earlier is not None and later is not None
-    ]
+    gaps = await days_between_sends(journey_environment, fan.id)
     assert set(gaps) == {30}, gaps
 
 
@@ -394,15 +384,20 @@ async def test_a_round_wait_cut_by_continue_as_new_still_waits_for_its_date(
     fan = await journey_environment.add_fan()
     result = await (await start(journey_environment, definition, fan.id)).result()
     assert result.runs >= 2
+    gaps = await days_between_sends(journey_environment, fan.id)
+    assert set(gaps) == {40}, gaps
+
+
+async def days_between_sends(journey_environment: JourneyEnvironment, fan_id: str) -> list[int]:
+    """Whole days between one fan's consecutive ledger decisions, in order."""
     async with journey_environment.sessions() as session:
         sent = list(
             await session.scalars(
-                select(Message.decided_at).where(Message.fan_id == fan.id).order_by(Message.id)
+                select(Message.decided_at).where(Message.fan_id == fan_id).order_by(Message.id)
             )
         )
-    gaps = [
+    return [
         round((later - earlier) / timedelta(days=1))
         for earlier, later in itertools.pairwise(sent)
         if earlier is not None and later is not None
     ]
-    assert set(gaps) == {40}, gaps
