@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -214,21 +215,21 @@ def environment(settings: Settings) -> dict[str, str]:
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--fans", type=int, default=50_000)
-    parser.add_argument("--channel", choices=["email", "sms"], default="email")
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
-    arguments = parser.parse_args()
+@contextlib.asynccontextmanager
+async def bench_engine(
+    database_url: str, dev_server_args: Sequence[str] = ()
+) -> AsyncIterator[tuple[WorkflowEnvironment, Settings]]:
+    """A Temporal dev server, a migrated database (a fresh SQLite file unless a URL is given)
+    and the provider sandbox, for one benchmark run; all stopped and removed after it."""
     with tempfile.TemporaryDirectory() as folder:
         temporal = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"), ui=False
+            dev_server_existing_path=str(BIN / "temporal"),
+            dev_server_extra_args=list(dev_server_args),
+            ui=False,
         )
         settings = Settings(
             data_dir=Path(folder),
-            database_url=arguments.database_url or f"sqlite:///{folder}/bench.db",
+            database_url=database_url or f"sqlite:///{folder}/bench.db",
             temporal_address=temporal.client.service_client.config.target_host,
             sandbox_port=free_port(),
             api_key=secrets.token_hex(8),
@@ -241,16 +242,26 @@ async def main() -> None:
         )  # fmt: skip
         try:
             await upgrade_to_head_async(settings.sqlalchemy_url)
-            session_id = await load_audience(settings, arguments.fans, arguments.channel)
-            engine_seconds = await run_engine(
-                settings, session_id, arguments.fans, arguments.channel
-            )
-            floor_seconds = await run_floor(settings, session_id, arguments.fans, arguments.channel)
+            yield temporal, settings
         finally:
             sandbox.terminate()
             sandbox.wait(30)
             with contextlib.suppress(Exception):
                 await temporal.shutdown()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--fans", type=int, default=50_000)
+    parser.add_argument("--channel", choices=["email", "sms"], default="email")
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    arguments = parser.parse_args()
+    async with bench_engine(arguments.database_url) as (_, settings):
+        session_id = await load_audience(settings, arguments.fans, arguments.channel)
+        engine_seconds = await run_engine(settings, session_id, arguments.fans, arguments.channel)
+        floor_seconds = await run_floor(settings, session_id, arguments.fans, arguments.channel)
     fans = arguments.fans
     print(f"fans: {fans}  channel: {arguments.channel}")
     print(f"engine: {engine_seconds:.2f} s  ({fans / engine_seconds:,.0f} messages/s)")

@@ -12,16 +12,12 @@ quarter of those emails went out, the same incident message again to the same ho
 the journey sends' rate against the configured one, their ledger verdicts, and both incident
 times; the last line is `incident: quiet X.XX s, storm Y.YY s`.
 """
-# ruff: noqa: ASYNC220  (helper processes start once, before timing)
 
 import argparse
 import asyncio
-import contextlib
 import os
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,12 +30,11 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from incident import BIN, PARAMETERS, environment, free_port, load_audience  # noqa: E402
+from incident import PARAMETERS, bench_engine, environment, load_audience  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from journeys.calendar import CALENDAR, EDITION_TIME_ZONE  # noqa: E402
@@ -47,7 +42,6 @@ from journeys.journey import Journey  # noqa: E402
 from journeys.registry import register  # noqa: E402
 from journeys.steps import CalendarDate, Send, WaitUntil  # noqa: E402
 from relay.db.engine import create_engine  # noqa: E402
-from relay.db.migrate import upgrade_to_head_async  # noqa: E402
 from relay.db.models import Fan, Message, new_fan_id, utcnow  # noqa: E402
 from relay.settings import Settings  # noqa: E402
 from relay.temporal import SINGLE_PARTITION_ARGS, register_search_attributes  # noqa: E402
@@ -283,34 +277,9 @@ async def main() -> None:
     parser.add_argument("--urgent-share", type=float, default=0.98)
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        temporal = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            dev_server_extra_args=list(SINGLE_PARTITION_ARGS),
-            ui=False,
-        )
-        settings = Settings(
-            data_dir=Path(folder),
-            database_url=arguments.database_url or f"sqlite:///{folder}/bench.db",
-            temporal_address=temporal.client.service_client.config.target_host,
-            sandbox_port=free_port(),
-            api_key=secrets.token_hex(8),
-            secret_key=secrets.token_hex(8),
-        )
+    async with bench_engine(arguments.database_url, SINGLE_PARTITION_ARGS) as (temporal, settings):
         await register_search_attributes(temporal.client, settings.temporal_namespace)
-        sandbox = subprocess.Popen(
-            [sys.executable, "-m", "relay.cli", "sandbox"], cwd=ROOT,
-            env={**os.environ, **environment(settings)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await upgrade_to_head_async(settings.sqlalchemy_url)
-            await run(arguments, settings)
-        finally:
-            sandbox.terminate()
-            sandbox.wait(30)
-            with contextlib.suppress(Exception):
-                await temporal.shutdown()
+        await run(arguments, settings)
 
 
 def _entry(argv: list[str]) -> Any:
