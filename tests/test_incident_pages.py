@@ -2,8 +2,6 @@
 its heartbeat while still sending. Each holder must still hear exactly once."""
 
 import asyncio
-import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,9 +11,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import IncidentPageInput
 from activities.incidents import IncidentActivities
 from activities.send import SendActivities
-from relay.db.models import Incident
 from tests.conftest import Sandbox
-from tests.incidents import add_holders, add_session
+from tests.incidents import add_holders, add_incident, add_session
 
 
 async def test_two_attempts_of_one_page_send_each_holder_once(
@@ -26,20 +23,7 @@ async def test_two_attempts_of_one_page_send_each_holder_once(
 ) -> None:
     session_id = await add_session(api)
     holders = await add_holders(api, sessions, 60, [session_id], sms_only_every=2)
-    incident_id = f"inc_{uuid.uuid4().hex[:16]}"
-    async with sessions() as db:
-        db.add(
-            Incident(
-                id=incident_id,
-                message="incident_gate_change",
-                parameters={"to_gate": "K", "from_gate": "A"},
-                scope={"sessions": [session_id]},
-                channels=["email", "sms"],
-                valid_until=datetime.now(UTC) + timedelta(hours=1),
-                status="active",
-            )
-        )
-        await db.commit()
+    incident_id = await add_incident(sessions, session_id, ["email", "sms"])
     # The page runs from the start to past every (locale, time zone, fan id).
     page = IncidentPageInput(incident_id, after=[], upto=["~", "~", "~"])
     incidents = IncidentActivities(sessions, send_activities)
