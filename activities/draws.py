@@ -28,7 +28,7 @@ from activities.contracts import (
 )
 from relay.db.dialect import insert_ignoring_conflict
 from relay.db.models import DrawEntry, Fan, utcnow
-from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent, journey_workflow_id
+from runs.contracts import EVENT_SIGNAL, ReceivedEvent, journey_workflow_id
 
 SIGNALS_IN_FLIGHT = 50
 

@@ -10,7 +10,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.contracts import ENROLL_ACTIVITY, EnrollInput
 from journeys.registry import latest_journey
-from workflows.runs import start_journey
+from runs.client import start_journey
 
 
 class EnrollActivities:

@@ -25,9 +25,7 @@ from temporalio.client import Client, WorkflowHistory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from journeys.registry import JOURNEYS
-from relay.db.models import Message
-from relay.simulate import (
+from apps.simulate import (
     PROFILES,
     add_sample_fan,
     default_script,
@@ -35,7 +33,9 @@ from relay.simulate import (
     play,
     simulation,
 )
-from workflows.journey_events import journey_workflow_id
+from journeys.registry import JOURNEYS
+from relay.db.models import Message
+from runs.contracts import journey_workflow_id
 
 ONE_ACTION = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: "starts",

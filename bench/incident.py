@@ -116,7 +116,7 @@ async def run_engine(settings: Settings, session_id: str, fans: int, channel: st
     profile = os.environ.get("BENCH_PROFILE_WORKER")
     profiling = ["-m", "cProfile", "-o", profile] if profile else []
     worker = subprocess.Popen(
-        [sys.executable, *profiling, "-m", "relay.cli", "worker"], cwd=ROOT,
+        [sys.executable, *profiling, "-m", "apps.cli", "worker"], cwd=ROOT,
         env={**os.environ, **environment(settings)},
         stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_WORKER_LOG", os.devnull), "w"),
     )  # fmt: skip
@@ -236,7 +236,7 @@ async def bench_engine(
             secret_key=secrets.token_hex(8),
         )
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "relay.cli", "sandbox"], cwd=ROOT,
+            [sys.executable, "-m", "apps.cli", "sandbox"], cwd=ROOT,
             env={**os.environ, **environment(settings)},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

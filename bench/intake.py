@@ -32,10 +32,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from apps.fan_files import PROFILE_COLUMNS  # noqa: E402
 from journeys.locales import SUPPORTED_LOCALES  # noqa: E402
 from relay.db.migrate import upgrade_to_head_async  # noqa: E402
 from relay.db.urls import async_database_url  # noqa: E402
-from relay.fan_files import PROFILE_COLUMNS  # noqa: E402
 
 ZONES = ["Europe/Paris", "Europe/London", "America/New_York", "Asia/Tokyo", "Europe/Berlin"]
 COUNTRIES = ["FR", "GB", "US", "JP", "DE", "BR", "CN", "SA", "IT"]
@@ -99,7 +99,7 @@ async def main(count: int, url: str | None, form: str, batch_rows: int) -> None:
         write_file(source, count, form)
         async with fresh_database(url, Path(folder)) as database_url:
             backend = make_url(database_url).get_backend_name()
-            command = [sys.executable, "-m", "relay.cli", "fans", "import", str(source)]
+            command = [sys.executable, "-m", "apps.cli", "fans", "import", str(source)]
             command += ["--batch-rows", str(batch_rows), "--no-progress"]
             environment = {**os.environ, "RELAY_DATABASE_URL": database_url}
             started = time.perf_counter()

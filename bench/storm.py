@@ -44,10 +44,7 @@ from journeys.steps import CalendarDate, Send, WaitUntil  # noqa: E402
 from relay.db.engine import create_engine  # noqa: E402
 from relay.db.models import Fan, Message, new_fan_id, utcnow  # noqa: E402
 from relay.settings import Settings  # noqa: E402
-from relay.temporal import SINGLE_PARTITION_ARGS, register_search_attributes  # noqa: E402
-from workflows.incident import incident_workflow_id  # noqa: E402
-from workflows.runs import start_journey  # noqa: E402
-from workflows.task_queues import (  # noqa: E402
+from relay.task_queues import (  # noqa: E402
     BROADCAST_TASK_QUEUE,
     EMAIL_SEND_TASK_QUEUE,
     JOURNEY_TASK_QUEUE,
@@ -55,6 +52,9 @@ from workflows.task_queues import (  # noqa: E402
     SMS_SEND_TASK_QUEUE,
     URGENT_SEND_TASK_QUEUE,
 )
+from relay.temporal import SINGLE_PARTITION_ARGS, register_search_attributes  # noqa: E402
+from runs.client import start_journey  # noqa: E402
+from workflows.incident import incident_workflow_id  # noqa: E402
 
 STORM = "storm"
 STARTS_IN_FLIGHT = 50

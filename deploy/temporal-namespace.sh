@@ -1,5 +1,5 @@
 #!/bin/sh
-# Create the namespace and register Relay's search attributes (workflows/search_attributes.py).
+# Create the namespace and register Relay's search attributes (relay/search_attributes.py).
 set -eu
 temporal operator namespace describe -n default >/dev/null 2>&1 \
   || temporal operator namespace create -n default --retention 30d

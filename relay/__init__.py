@@ -1,1 +1,2 @@
-"""Shared plumbing for Relay: settings, database, the command line."""
+"""The foundation every layer uses: settings, database and migrations, logs, and what Temporal
+itself must know (connection, search attributes, task queues)."""

@@ -4,8 +4,8 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from relay import search_attributes as sa
 from relay.settings import Settings
-from workflows import search_attributes as sa
 
 # The dev server splits each task queue in four partitions, and orders a backlog by priority
 # within each one only: one partition orders the whole queue (and paces it, at our rates, with

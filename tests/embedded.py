@@ -31,7 +31,7 @@ def embedded_environment(data_dir: Path) -> dict[str, str]:
 @asynccontextmanager
 async def relay_run(environment: dict[str, str]) -> AsyncIterator[list[str]]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay.cli", "run",
+        sys.executable, "-m", "apps.cli", "run",
         env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert process.stdout is not None

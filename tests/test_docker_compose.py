@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from relay.cli import COMMANDS
+from apps.cli import COMMANDS
+from relay import search_attributes
 from relay.settings import Settings
-from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 

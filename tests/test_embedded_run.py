@@ -93,7 +93,7 @@ async def test_relay_run_refuses_to_start_when_a_port_is_taken(tmp_path: Path) -
             "RELAY_SANDBOX_PORT": str(free_port()),
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "relay.cli", "run",
+            sys.executable, "-m", "apps.cli", "run",
             env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         output, _ = await asyncio.wait_for(process.communicate(), 60)
@@ -108,7 +108,7 @@ async def test_relay_run_never_prints_the_database_password(tmp_path: Path) -> N
         f"postgresql://relay:pa55-w0rd@127.0.0.1:{free_port()}/relay"
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay.cli", "run",
+        sys.executable, "-m", "apps.cli", "run",
         env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 60)

@@ -41,7 +41,7 @@ async def start_import(
     database: DatabaseUnderTest, *arguments: str | Path
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "relay.cli", "fans", "import", *map(str, arguments)),
+        *(sys.executable, "-m", "apps.cli", "fans", "import", *map(str, arguments)),
         cwd=ROOT,
         env={**os.environ, "RELAY_DATABASE_URL": database.url},
         stdout=asyncio.subprocess.PIPE,

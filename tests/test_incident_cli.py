@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("workers")
 
 async def relay(settings: Settings, *arguments: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay.cli", "incident", *arguments,
+        sys.executable, "-m", "apps.cli", "incident", *arguments,
         env={**os.environ, "RELAY_API_KEY": API_KEY, "RELAY_PUBLIC_URL": settings.api_public_url},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

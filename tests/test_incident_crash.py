@@ -43,7 +43,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 @asynccontextmanager
 async def worker_process(settings: Settings) -> AsyncIterator[asyncio.subprocess.Process]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay.cli", "worker",
+        sys.executable, "-m", "apps.cli", "worker",
         env=worker_environment(settings),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

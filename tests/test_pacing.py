@@ -26,12 +26,7 @@ from journeys.steps import Send
 from relay.db.engine import create_engine, session_factory
 from relay.db.models import Consent, ConsentPurpose, Fan
 from relay.settings import Settings
-from relay.temporal import SINGLE_PARTITION_ARGS, register_search_attributes
-from tests.conftest import API_KEY, DatabaseUnderTest, Sandbox, make_settings
-from tests.incidents import add_holders, add_session, wait_until_done
-from worker import open_workers
-from workflows.runs import start_journey
-from workflows.task_queues import (
+from relay.task_queues import (
     BROADCAST_TASK_QUEUE,
     EMAIL_SEND_TASK_QUEUE,
     JOURNEY_TASK_QUEUE,
@@ -39,6 +34,11 @@ from workflows.task_queues import (
     SMS_SEND_TASK_QUEUE,
     URGENT_SEND_TASK_QUEUE,
 )
+from relay.temporal import SINGLE_PARTITION_ARGS, register_search_attributes
+from runs.client import start_journey
+from tests.conftest import API_KEY, DatabaseUnderTest, Sandbox, make_settings
+from tests.incidents import add_holders, add_session, wait_until_done
+from worker import open_workers
 
 # Journey sends 2 a second on each provider (the rest is kept for incidents), incident pages
 # about one a second: a backlog of journey sends builds at once and drains for seconds.

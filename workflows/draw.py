@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys.calendar import EDITION_TIME_ZONE, at_local_time, calendar_date
     from journeys.draws import DrawSpec
     from journeys.steps import CalendarDate
-    from workflows.task_queues import JOURNEY_TASK_QUEUE
+    from relay.task_queues import JOURNEY_TASK_QUEUE
 
 ACTIVITY_TIMEOUT = timedelta(minutes=10)
 HEARTBEAT = timedelta(minutes=1)

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
         PlanIncidentInput,
     )
     from activities.incidents import IncidentActivities
-    from workflows.task_queues import BROADCAST_TASK_QUEUE, URGENT_SEND_TASK_QUEUE
+    from relay.task_queues import BROADCAST_TASK_QUEUE, URGENT_SEND_TASK_QUEUE
 
 PAGE_SIZE = 1000
 # Pages in flight at once, and pages planned per planning call.

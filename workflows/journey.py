@@ -57,9 +57,9 @@ with workflow.unsafe.imports_passed_through():
         reads_traits,
     )
     from journeys.traits import Traits
-    from workflows import search_attributes as sa
-    from workflows.journey_events import EVENT_SIGNAL, ReceivedEvent
-    from workflows.task_queues import send_priority, send_task_queue
+    from relay import search_attributes as sa
+    from relay.task_queues import send_priority, send_task_queue
+    from runs.contracts import EVENT_SIGNAL, JOURNEY_WORKFLOW, JourneyInput, Progress, ReceivedEvent
 
 # Provider outages can last hours; the ledger makes every retry safe.
 SEND_RETRY = RetryPolicy(
@@ -86,35 +86,6 @@ EVERY_ON_LOCAL_TIME = "every-repeats-on-the-fans-local-time"
 FEWER_ACTIONS = "fewer-actions-per-message"
 # A Temporal failure type whose retries ran out because the provider stayed unreachable.
 _PROVIDER_DOWN = {"ProviderUnavailable", "DeliveryInDoubt"}
-
-
-@dataclass
-class Progress:
-    """Where a journey is: carried from run to run by continue-as-new."""
-
-    completed: list[str] = field(default_factory=list)
-    # ISO 8601 strings: inside the workflow sandbox, datetime values do not decode.
-    deadlines: dict[str, str] = field(default_factory=dict)
-    choices: dict[str, int] = field(default_factory=dict)
-    iterations: dict[str, int] = field(default_factory=dict)
-    items: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
-    events: list[ReceivedEvent] = field(default_factory=list)
-    consumed: dict[str, int] = field(default_factory=dict)
-    event_results: dict[str, dict[str, str]] = field(default_factory=dict)
-    seen_event_ids: list[str] = field(default_factory=list)
-    messages_sent: int = 0
-    runs: int = 1
-    # Per Every loop, when its latest round was due (ISO 8601): the next is due an interval
-    # later on the fan's wall clock.
-    rounds: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JourneyInput:
-    fan_id: str
-    journey: str
-    version: int
-    progress: Progress | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +128,7 @@ class _Suspend(Exception):
     """Time to continue as new: every branch stops at its wait, Progress says where."""
 
 
-@workflow.defn
+@workflow.defn(name=JOURNEY_WORKFLOW)
 class JourneyWorkflow:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:

@@ -9,10 +9,10 @@ from api.problems import ProblemError
 from api.routes.fans import load_fan
 from api.schemas import EnrollmentRequest, EnrollmentResponse, PathId
 from journeys.registry import UnknownJourneyError, latest_journey
-from workflows import search_attributes as sa
+from relay import search_attributes as sa
+from runs.client import start_journey
+from runs.contracts import journey_workflow_id
 from workflows.journey import JourneyWorkflow
-from workflows.journey_events import journey_workflow_id
-from workflows.runs import start_journey
 
 router = APIRouter(prefix="/v1/journeys", tags=["enrollments"])
 

@@ -15,7 +15,7 @@ from api.deps import SessionDep, TemporalDep
 from api.routes.events import EventRequest, received_event
 from api.routes.tickets import find_fans
 from journeys.events import data_problems
-from workflows.runs import deliver_event
+from runs.client import deliver_event
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 # Signal-with-starts in flight at once: enough to keep Temporal busy, few enough to share it.

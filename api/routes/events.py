@@ -14,8 +14,8 @@ from api.schemas import IsoDateTime
 from api.schemas_events import FanReference
 from api.validation import allowed
 from journeys.events import EVENT_TYPES, INTERNAL_EVENT_TYPES, data_problems
-from workflows.journey_events import ReceivedEvent
-from workflows.runs import deliver_event
+from runs.client import deliver_event
+from runs.contracts import ReceivedEvent
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -10,7 +10,7 @@ from temporalio.service import RPCError
 from api.deps import SessionDep, TemporalDep
 from api.routes.fans import load_fan
 from api.schemas import PathId
-from workflows import search_attributes as sa
+from relay import search_attributes as sa
 from workflows.journey import JourneyWorkflow
 
 router = APIRouter(prefix="/v1/fans", tags=["fans"])

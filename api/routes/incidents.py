@@ -21,8 +21,8 @@ from api.schemas_events import IncidentRequest, IncidentResponse
 from journeys.incidents import IncidentParameterError, validate_parameters
 from relay.db.models import CompetitionSession, Incident, Message, Ticket, utcnow
 from relay.db.outcomes import count_outcomes
+from relay.task_queues import BROADCAST_TASK_QUEUE
 from workflows.incident import IncidentInput, IncidentWorkflow, incident_workflow_id
-from workflows.task_queues import BROADCAST_TASK_QUEUE
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 # An operator waits for the answer: better a clear 503 than a hanging terminal.

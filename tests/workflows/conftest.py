@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from apps.simulate import time_skipping_workers
 from relay.db.engine import create_engine, session_factory
 from relay.db.models import Consent, Fan
-from relay.simulate import time_skipping_workers
 from tests.conftest import Sandbox, make_settings
 from tests.databases import sqlite_database
 from workflows.journey import JourneyState, JourneyWorkflow

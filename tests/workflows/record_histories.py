@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.workflows.record_histories
 
-Two sample fans live every released journey in the time-skipping server (relay.simulate):
+Two sample fans live every released journey in the time-skipping server (apps.simulate):
 one takes the happy paths (drawn, buys, accepted, carries the torch), the other the rest
 (not drawn, declined, not drawn for the torch); a third lives the older versions still
 released. The final history of each run of a journey version not recorded yet on the
@@ -20,8 +20,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-from journeys.registry import DRAWS, JOURNEYS, get_journey
-from relay.simulate import (
+from apps.simulate import (
     PROFILES,
     SESSIONS,
     add_sample_fan,
@@ -31,10 +30,11 @@ from relay.simulate import (
     session_start,
     simulation,
 )
+from journeys.registry import DRAWS, JOURNEYS, get_journey
+from runs.client import start_journey
+from runs.contracts import ReceivedEvent, journey_workflow_id
 from workflows.draw import draw_workflow_id
 from workflows.journey import FEWER_ACTIONS
-from workflows.journey_events import ReceivedEvent, journey_workflow_id
-from workflows.runs import start_journey
 
 HERE = Path(__file__).resolve().parent / "histories"
 # The patch every run of the current interpreter records first.

@@ -7,9 +7,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from journeys.steps import CalendarDate, ForEach, Send, Wait, WaitUntil
+from relay import search_attributes as sa
 from tests.workflows.conftest import JourneyEnvironment, until_step
 from tests.workflows.test_vocabulary import WELCOME, calendar_in, event, journey, start
-from workflows import search_attributes as sa
 from workflows.journey import JourneyState, JourneyWorkflow
 
 

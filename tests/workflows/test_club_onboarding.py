@@ -6,11 +6,11 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 
 from relay.db.models import Message
+from relay.task_queues import JOURNEY_TASK_QUEUE
+from runs.contracts import JourneyInput, journey_workflow_id
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment, until_step
-from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
-from workflows.journey_events import journey_workflow_id
-from workflows.task_queues import JOURNEY_TASK_QUEUE
+from workflows.journey import JourneyState, JourneyWorkflow
 
 
 async def start(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apps.simulate import Scripted, TimelineEntry, paris, play, timeline
 from journeys.calendar import CALENDAR, EDITION_TIME_ZONE
-from relay.simulate import Scripted, TimelineEntry, paris, play, timeline
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment
 

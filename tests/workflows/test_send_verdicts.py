@@ -18,12 +18,12 @@ from journeys.steps import (
     Send,
     Wait,
 )
+from relay import search_attributes as sa
 from relay.db.models import Fan, Message
 from sandbox.store import Fault
 from tests.conftest import Sandbox, unique_phone
 from tests.workflows.conftest import JourneyEnvironment, until_step
 from tests.workflows.test_vocabulary import WELCOME, calendar_in, event, journey, start
-from workflows import search_attributes as sa
 from workflows.journey import JourneyWorkflow
 
 NEXT = Send(id="next", message=WELCOME, channel="email", category="service")

@@ -6,14 +6,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from activities.draws import shuffled
+from apps.simulate import Scripted, paris, play, timeline
 from journeys import torch_relay
 from relay.db.models import DrawEntry
-from relay.simulate import Scripted, paris, play, timeline
+from relay.task_queues import JOURNEY_TASK_QUEUE
 from tests.conftest import Sandbox
 from tests.workflows.conftest import JourneyEnvironment
 from tests.workflows.test_journeys import edition_ahead, messages
 from workflows.draw import DrawWorkflow, draw_input
-from workflows.task_queues import JOURNEY_TASK_QUEUE
 
 
 async def test_the_draw_ranks_entries_by_its_seed_and_fills_lapsed_places_from_the_waitlist(

@@ -30,11 +30,11 @@ from journeys.steps import (
     WaitUntil,
 )
 from relay.db.models import Message
+from relay.task_queues import JOURNEY_TASK_QUEUE
+from runs.contracts import JourneyInput, ReceivedEvent, journey_workflow_id
 from tests.conftest import Sandbox
 from tests.workflows.conftest import JourneyEnvironment, until_step
-from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
-from workflows.journey_events import ReceivedEvent, journey_workflow_id
-from workflows.task_queues import JOURNEY_TASK_QUEUE
+from workflows.journey import JourneyState, JourneyWorkflow
 
 WELCOME = "club_welcome"  # a service email: no consent, caps or quiet hours in the way
 

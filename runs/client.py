@@ -1,5 +1,9 @@
 """Starting and signalling journey runs from outside a workflow: the API, the enroll activity
-and the simulator all go through here."""
+and the simulator all go through here.
+
+By the workflow's registered name, so this module (and the activities using it) need not import
+the interpreter.
+"""
 
 from typing import Any
 
@@ -10,15 +14,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.journey import Journey
 from journeys.registry import JOURNEYS
-from workflows import search_attributes as sa
-from workflows.journey import JourneyInput, JourneyState, JourneyWorkflow
-from workflows.journey_events import ReceivedEvent, journey_workflow_id
-from workflows.task_queues import JOURNEY_TASK_QUEUE
+from relay import search_attributes as sa
+from relay.task_queues import JOURNEY_TASK_QUEUE
+from runs.contracts import (
+    EVENT_SIGNAL,
+    JOURNEY_WORKFLOW,
+    JourneyInput,
+    ReceivedEvent,
+    journey_workflow_id,
+)
 
 
 async def start_journey(
     temporal: Client, journey: Journey, fan_id: str, event: ReceivedEvent | None = None
-) -> WorkflowHandle[JourneyWorkflow, JourneyState]:
+) -> WorkflowHandle[Any, Any]:
     """Start the fan's run of this journey version; with `event`, signal-with-start it.
 
     Raises WorkflowAlreadyStartedError when the fan already lived (or lives) this journey
@@ -26,9 +35,9 @@ async def start_journey(
     """
     extra: dict[str, Any] = {}
     if event is not None:
-        extra = {"start_signal": "event", "start_signal_args": [event]}
+        extra = {"start_signal": EVENT_SIGNAL, "start_signal_args": [event]}
     return await temporal.start_workflow(
-        JourneyWorkflow.run,
+        JOURNEY_WORKFLOW,
         JourneyInput(fan_id=fan_id, journey=journey.name, version=journey.version),
         id=journey_workflow_id(journey.name, fan_id),
         task_queue=JOURNEY_TASK_QUEUE,
@@ -63,7 +72,7 @@ async def deliver_event(temporal: Client, fan_id: str, event: ReceivedEvent) -> 
         elif any(event.type in j.listens_to() for j in versions.values()):
             handle = temporal.get_workflow_handle(journey_workflow_id(name, fan_id))
             try:
-                await handle.signal(JourneyWorkflow.event, event)
+                await handle.signal(EVENT_SIGNAL, event)
             except RPCError as error:
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise

@@ -1,5 +1,5 @@
 """Run Relay's Temporal workers: journeys, incident broadcasts, and provider sends paced per
-provider (`workflows/task_queues.py`).
+provider (`relay/task_queues.py`).
 
 Workers are stateless: run as many processes as the load needs.
 """
@@ -27,11 +27,7 @@ from journeys.registry import DRAWS
 from journeys.rendering import MessageRenderer
 from relay.db.engine import create_engine, session_factory
 from relay.settings import Settings
-from relay.temporal import connect_temporal
-from workflows.draw import DrawWorkflow, ensure_draws
-from workflows.incident import PAGE_SIZE, IncidentWorkflow
-from workflows.journey import JourneyWorkflow
-from workflows.task_queues import (
+from relay.task_queues import (
     BROADCAST_TASK_QUEUE,
     EMAIL_SEND_TASK_QUEUE,
     JOURNEY_TASK_QUEUE,
@@ -39,6 +35,10 @@ from workflows.task_queues import (
     SMS_SEND_TASK_QUEUE,
     URGENT_SEND_TASK_QUEUE,
 )
+from relay.temporal import connect_temporal
+from workflows.draw import DrawWorkflow, ensure_draws
+from workflows.incident import PAGE_SIZE, IncidentWorkflow
+from workflows.journey import JourneyWorkflow
 
 log = logging.getLogger("relay.worker")
 # Long enough for an in-flight provider call to finish, so it is not retried by another worker.

@@ -7,14 +7,14 @@ import sys
 
 import uvicorn
 
-from relay.fan_import import add_fan_commands, run_fan_command
-from relay.incident_cli import add_incident_commands, run_incident_command
-from relay.journey_cli import add_journey_commands, run_journey_command
+from apps.fan_import import add_fan_commands, run_fan_command
+from apps.incident_cli import add_incident_commands, run_incident_command
+from apps.journey_cli import add_journey_commands, run_journey_command
 from relay.settings import Settings
 
 
 def _run(settings: Settings) -> int:
-    from relay.embedded import run_embedded
+    from apps.embedded import run_embedded
 
     return asyncio.run(run_embedded(settings))
 

@@ -36,8 +36,7 @@ from api.fan_upsert import upsert_fans
 from api.problems import describe_error
 from api.routes.fans import LOCALE_REQUIRED
 from api.schemas import FanRequest
-from relay.db.engine import create_engine, session_factory
-from relay.fan_files import (
+from apps.fan_files import (
     MAX_LINE_BYTES,
     FileRefused,
     Record,
@@ -45,6 +44,7 @@ from relay.fan_files import (
     csv_records,
     ndjson_records,
 )
+from relay.db.engine import create_engine, session_factory
 from relay.settings import Settings
 
 DEFAULT_BATCH_ROWS = 5_000

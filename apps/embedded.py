@@ -21,11 +21,11 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from relay import search_attributes
 from relay.db.migrate import upgrade_to_head_async
 from relay.db.urls import display_url
 from relay.settings import Settings
 from relay.temporal import SINGLE_PARTITION_ARGS
-from workflows import search_attributes
 
 _COLOURS = {"temporal": "35", "sandbox": "36", "worker": "33", "api": "32"}
 
@@ -91,7 +91,7 @@ def temporal_dev_server(settings: Settings) -> Child:
 
 
 def relay_child(name: str) -> Child:
-    return Child(name, [sys.executable, "-m", "relay.cli", name])
+    return Child(name, [sys.executable, "-m", "apps.cli", name])
 
 
 async def _pipe_output(child: Child, stream: asyncio.StreamReader) -> None:

@@ -38,7 +38,7 @@ def run_journey_command(arguments: argparse.Namespace) -> int:
         return 1 if report.problems else 0
     if arguments.action == "preview":
         return _preview(arguments)
-    from relay.simulate import format_timeline, simulate  # starts servers: only when asked
+    from apps.simulate import format_timeline, simulate  # starts servers: only when asked
 
     logging.getLogger().setLevel(logging.WARNING)  # the timeline, not every provider call
 

@@ -29,13 +29,13 @@ from relay.db.models import Base, CompetitionSession, Consent, Fan, Message, Tic
 from relay.db.urls import async_database_url
 from relay.settings import Settings
 from relay.temporal import register_search_attributes
+from runs.client import deliver_event, start_journey
+from runs.contracts import ReceivedEvent, journey_workflow_id
 from sandbox.app import create_sandbox_app
 from sandbox.store import SandboxStore
 from sandbox.threaded import serve_in_thread
 from worker import open_workers
 from workflows.draw import ensure_draws
-from workflows.journey_events import ReceivedEvent, journey_workflow_id
-from workflows.runs import deliver_event, start_journey
 
 # The workers' build id: without one, the SDK hashes the code of every loaded module (about
 # half a second of a simulation); the time-skipping server's runs never need to tell

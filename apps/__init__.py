@@ -1,0 +1,2 @@
+"""The applications above every layer: the `relay` command, the embedded runner, the journey
+simulator and the fan importer."""
