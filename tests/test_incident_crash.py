@@ -130,10 +130,12 @@ def _received(sandbox: Sandbox, holders: list) -> int:  # type: ignore[type-arg]
 
 async def _until_received(sandbox: Sandbox, holders: list, count: int) -> None:  # type: ignore[type-arg]
     addresses = {h.email for h in holders}
-    for _ in range(3000):
+    # A deadline, not a count of polls: a worker process takes a while to start on a busy machine.
+    deadline = asyncio.get_running_loop().time() + 120
+    while asyncio.get_running_loop().time() < deadline:
         if sum(1 for m in sandbox.store.messages() if m.to in addresses) >= count:
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
     raise AssertionError("the broadcast never got going")
 
 
